@@ -7,7 +7,8 @@ Store root (``snapshots/`` by default)::
     <root>/
       <snapshot id>/            immutable snapshot directories (ids sort by build time)
         manifest.json           schema, model pin, settings, row counts, every file's sha256 + bytes
-        records.sqlite          lookup_<c>, detail, fts_<c> (FTS5) tables; sealed, opened immutable=1
+        records.sqlite          lookup_<c> (filters), numeric_<c> (numeric attributes), fts_<c>
+                                (FTS5), detail and rejects tables; sealed, opened immutable=1
         vectors_<c>.npy         float32 matrix, L2-normalised, row i = lookup_<c>.pos i
         ann_<c>.hnsw            hnswlib index over the same rows (label = pos)
         gates.json              gate report written by validate (not covered by the manifest)
@@ -40,7 +41,7 @@ TMP_PREFIX = ".tmp-"
 
 # Table names inside records.sqlite
 DETAIL_TABLE = "detail"
-META_TABLE = "collections"
+REJECTS_TABLE = "rejects"
 
 SNAPSHOT_ID_RE = re.compile(r"^\d{8}T\d{6}\d{6}Z-[0-9a-f]{8}$")
 _COLLECTION_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -61,6 +62,10 @@ def lookup_table(collection: str) -> str:
 
 def fts_table(collection: str) -> str:
     return f"fts_{check_collection_name(collection)}"
+
+
+def numeric_table(collection: str) -> str:
+    return f"numeric_{check_collection_name(collection)}"
 
 
 def vectors_file(collection: str) -> str:

@@ -135,17 +135,20 @@ class SentenceTransformerEncoder:
     ) -> np.ndarray:
         n = len(texts)
         out = np.empty((n, self._dim), dtype=np.float32)
-        for start in range(0, n, batch_size):
-            chunk = list(texts[start : start + batch_size])
-            out[start : start + len(chunk)] = self._model.encode(
-                chunk,
+        # longest first, in chunks: little padding per batch, and progress between chunks
+        order = sorted(range(n), key=lambda i: -len(texts[i]))
+        chunk_size = batch_size * 4
+        for start in range(0, n, chunk_size):
+            idx = order[start : start + chunk_size]
+            out[idx] = self._model.encode(
+                [texts[i] for i in idx],
                 batch_size=batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
             if progress:
-                progress(min(start + batch_size, n), n)
+                progress(min(start + chunk_size, n), n)
         return out
 
 

@@ -1,0 +1,376 @@
+"""The search engine over one opened snapshot: vector, lexical and hybrid modes.
+
+Used by the server, by the validate gates and by eval alike: one search path.
+
+Scores (all in [0, 1]):
+- ``dense``: cosine similarity of query and record embeddings, clamped at 0.
+- ``lexical``: FTS5 bm25 divided by the best bm25 among this query's lexical hits.
+- ``score`` in vector mode = dense; in lexical mode = lexical; in hybrid mode the fused score
+  (convex: alpha * minmax(dense) + (1 - alpha) * minmax(lexical) over the query's candidates;
+  or rrf / its maximum), scaled by (1 - B) and lifted by soft boosts worth B in all for the
+  package codes and values the query names, so a record matching everything scores 1.
+  Exact LCSC id / MPN matches score 1.0 and come first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from snapfmt.ann import exact_topk
+from snapfmt.model import Encoder
+from snapfmt.reader import Collection, Snapshot
+
+from . import fusion
+from .query import ParsedQuery, normalise_package, parse_query
+from .types import Filters, Hit, SearchRequest, SearchResponse
+
+_FTS_TERM = re.compile(r"[\w.]+", re.UNICODE)
+PACKAGE_BOOST = 0.10
+VALUE_BOOST = 0.12
+MAX_VALUE_BOOSTS = 2
+WEAK_COSINE = 0.30
+EXACT_SCAN_SHARE = 0.3  # filters keeping at most this share of rows: exact search on survivors
+FEATURE_CANDIDATES = 200
+
+
+class UnknownCollection(KeyError):
+    pass
+
+
+class FilterNotSupported(ValueError):
+    def __init__(self, field: str, collection: str) -> None:
+        self.field = field
+        super().__init__(f"filter {field!r} is not available for collection {collection!r}")
+
+
+@dataclass
+class Candidate:
+    pos: int
+    dense: float | None = None
+    lexical_raw: float | None = None
+    lexical: float = 0.0
+    fused: float = 0.0
+    score: float = 0.0
+    exact: str | None = None
+    reasons: list[str] | None = None
+
+
+def fts_match_expression(text: str) -> str | None:
+    """OR of the query's terms, each quoted (no FTS5 syntax from the user gets through)."""
+    terms = list(dict.fromkeys(t.lower() for t in _FTS_TERM.findall(text) if t.strip(".")))
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms[:64])
+
+
+class SearchEngine:
+    def __init__(self, snapshot: Snapshot, encoder: Encoder | None, *, query_cache: int = 2048) -> None:
+        self.snapshot = snapshot
+        self.encoder = encoder
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._qcache_size = query_cache
+
+    # -- plumbing ------------------------------------------------------------------------
+    def collection(self, name: str | None) -> Collection:
+        try:
+            return self.snapshot.collection(name)
+        except KeyError:
+            raise UnknownCollection(name) from None
+
+    def embed_query(self, text: str) -> np.ndarray:
+        if self.encoder is None:
+            raise RuntimeError("this engine has no encoder: vector and hybrid modes are unavailable")
+        vec = self._qcache.get(text)
+        if vec is None:
+            vec = self.encoder.encode([text])[0]
+            self._qcache[text] = vec
+            if len(self._qcache) > self._qcache_size:
+                self._qcache.popitem(last=False)
+        else:
+            self._qcache.move_to_end(text)
+        return vec
+
+    def _filter_sql(self, col: Collection, filters: Filters) -> tuple[str, list[Any]] | None:
+        if filters.is_empty():
+            return None
+        available = col.info.filter_columns
+        clauses: list[str] = []
+        params: list[Any] = []
+        for name, value in filters.columns().items():
+            if name not in available:
+                raise FilterNotSupported(f"filters.{name}", col.name)
+            clauses.append(f'"{name}" = ?')
+            params.append(value)
+        if filters.in_stock is not None or filters.stock_min is not None:
+            if "stock" not in available:
+                raise FilterNotSupported("filters.in_stock" if filters.in_stock is not None
+                                         else "filters.stock_min", col.name)
+            if filters.in_stock is True:
+                clauses.append("stock > 0")
+            elif filters.in_stock is False:
+                clauses.append("stock = 0")
+            if filters.stock_min is not None:
+                clauses.append("stock >= ?")
+                params.append(filters.stock_min)
+        for rng in filters.numeric:
+            sub = f"SELECT pos FROM {col.numeric} WHERE attribute = ? AND key = ?"
+            sp: list[Any] = [rng.attribute, rng.key]
+            if rng.min is not None:
+                sub += " AND value >= ?"
+                sp.append(rng.min - abs(rng.min) * 1e-9)
+            if rng.max is not None:
+                sub += " AND value <= ?"
+                sp.append(rng.max + abs(rng.max) * 1e-9)
+            clauses.append(f"pos IN ({sub})")
+            params.extend(sp)
+        return " AND ".join(clauses), params
+
+    def _allowed(self, col: Collection, where: tuple[str, list[Any]] | None) -> np.ndarray | None:
+        if where is None:
+            return None
+        sql, params = where
+        rows = col.conn.execute(f"SELECT pos FROM {col.lookup} WHERE {sql} ORDER BY pos", params)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    # -- retrievers ----------------------------------------------------------------------
+    def dense(
+        self, col: Collection, qvec: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        if allowed is not None:
+            if len(allowed) == 0:
+                return []
+            if len(allowed) <= EXACT_SCAN_SHARE * col.count:
+                pos, sims = exact_topk(col.vectors, qvec, k, rows=allowed)
+                return list(zip(pos.tolist(), sims.tolist(), strict=True))
+            allowed_set = set(allowed.tolist())
+            over = min(col.count, int(k * col.count / len(allowed) * 2) + k)
+            pos, sims = col.ann.query(qvec, over)
+            out = [(p, s) for p, s in zip(pos.tolist(), sims.tolist(), strict=True) if p in allowed_set]
+            if len(out) >= min(k, len(allowed)):
+                return out[:k]
+            pos, sims = exact_topk(col.vectors, qvec, k, rows=allowed)
+            return list(zip(pos.tolist(), sims.tolist(), strict=True))
+        pos, sims = col.ann.query(qvec, k)
+        return list(zip(pos.tolist(), sims.tolist(), strict=True))
+
+    def lexical(
+        self, col: Collection, text: str, k: int, where: tuple[str, list[Any]] | None
+    ) -> list[tuple[int, float]]:
+        expr = fts_match_expression(text)
+        if expr is None:
+            return []
+        weights = ", ".join(str(w) for w in col.info.lexical_fields.values())
+        sql = f"SELECT rowid, -bm25({col.fts}, {weights}) AS s FROM {col.fts} WHERE {col.fts} MATCH ?"
+        params: list[Any] = [expr]
+        if where is not None:
+            sql += f" AND rowid IN (SELECT pos FROM {col.lookup} WHERE {where[0]})"
+            params.extend(where[1])
+        sql += " ORDER BY s DESC, rowid LIMIT ?"
+        params.append(k)
+        return [(int(r[0]), float(r[1])) for r in col.conn.execute(sql, params)]
+
+    # -- query understanding -------------------------------------------------------------
+    def _exact_matches(
+        self, col: Collection, parsed: ParsedQuery, where: tuple[str, list[Any]] | None
+    ) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        extra, params = ("", []) if where is None else (f" AND {where[0]}", where[1])
+        for rid in parsed.lcsc_ids:
+            r = col.conn.execute(
+                f"SELECT pos FROM {col.lookup} WHERE id = ?{extra}", [rid, *params]
+            ).fetchone()
+            if r is not None:
+                out.append((int(r[0]), f"exact id {rid}"))
+        if "mpn" in col.info.filter_columns:
+            for mpn in parsed.mpn_candidates:
+                rows = col.conn.execute(
+                    f"SELECT pos FROM {col.lookup} WHERE mpn = ?{extra} ORDER BY pos LIMIT 20",
+                    [mpn, *params],
+                ).fetchall()
+                out.extend((int(r[0]), f"exact mpn {mpn}") for r in rows)
+                if not rows and len(mpn) >= 5:
+                    rows = col.conn.execute(
+                        f"SELECT pos FROM {col.lookup} WHERE mpn >= ? AND mpn < ?{extra} "
+                        "ORDER BY stock DESC, pos LIMIT 20",
+                        [mpn, mpn + "\uffff", *params],
+                    ).fetchall()
+                    out.extend((int(r[0]), f"mpn prefix {mpn}") for r in rows)
+        seen: set[int] = set()
+        return [(p, why) for p, why in out if not (p in seen or seen.add(p))]
+
+    def _feature_candidates(
+        self, col: Collection, parsed: ParsedQuery, where: tuple[str, list[Any]] | None
+    ) -> list[int]:
+        """Records that match the query's values (and package): recall for parametric needs."""
+        if not parsed.values or "package" not in col.info.filter_columns:
+            return []
+        clauses, params = [], []
+        for v in parsed.values[:MAX_VALUE_BOOSTS]:
+            clauses.append(
+                f"pos IN (SELECT pos FROM {col.numeric} WHERE unit = ? AND value BETWEEN ? AND ?)"
+            )
+            params.extend([v.unit, v.value * (1 - 1e-6), v.value * (1 + 1e-6)])
+        if parsed.packages:
+            clauses.append("(" + " OR ".join("upper(replace(package, ' ', '')) LIKE ?" for _ in parsed.packages) + ")")
+            params.extend(p + "%" for p in parsed.packages)
+        if where is not None:
+            clauses.append(where[0])
+            params.extend(where[1])
+        sql = f"SELECT pos FROM {col.lookup} WHERE {' AND '.join(clauses)} ORDER BY stock DESC LIMIT ?"
+        return [int(r[0]) for r in col.conn.execute(sql, [*params, FEATURE_CANDIDATES])]
+
+    def _boosts(self, col: Collection, parsed: ParsedQuery, cands: dict[int, Candidate]) -> float:
+        """Apply soft boosts in place; returns the total boost weight B the query can earn."""
+        values = parsed.values[:MAX_VALUE_BOOSTS]
+        has_pkg = bool(parsed.packages) and "package" in col.info.filter_columns
+        total = (PACKAGE_BOOST if has_pkg else 0.0) + VALUE_BOOST * len(values)
+        if total == 0.0 or not cands:
+            return 0.0
+        positions = list(cands)
+        rows = col.rows(positions) if has_pkg else {}
+        numeric: dict[int, list[tuple[str, float]]] = {}
+        if values:
+            ph = ",".join("?" * len(positions))
+            units = sorted({v.unit for v in values})
+            for r in col.conn.execute(
+                f"SELECT pos, unit, value FROM {col.numeric} WHERE pos IN ({ph}) "
+                f"AND unit IN ({','.join('?' * len(units))})",
+                [*positions, *units],
+            ):
+                numeric.setdefault(int(r[0]), []).append((r[1], float(r[2])))
+        for pos, c in cands.items():
+            boost = 0.0
+            reasons = c.reasons if c.reasons is not None else []
+            if has_pkg:
+                pkg = normalise_package(rows[pos]["package"] or "") if pos in rows else ""
+                if any(pkg.startswith(p) for p in parsed.packages):
+                    boost += PACKAGE_BOOST
+                    reasons.append(f"package {rows[pos]['package']}")
+            for v in values:
+                if any(u == v.unit and abs(x - v.value) <= abs(v.value) * 1e-6 for u, x in numeric.get(pos, [])):
+                    boost += VALUE_BOOST
+                    reasons.append(f"{v.unit} {v.text}")
+            c.reasons = reasons
+            c.score = c.fused * (1.0 - total) + boost
+        return total
+
+    # -- the one entry point -------------------------------------------------------------
+    def search(self, req: SearchRequest) -> SearchResponse:
+        t0 = time.perf_counter()
+        col = self.collection(req.collection)
+        where = self._filter_sql(col, req.filters)
+        allowed = self._allowed(col, where) if where is not None else None
+        fcfg = self.snapshot.manifest.fusion
+        pool = max(fcfg.candidates, req.offset + req.limit)
+        cands: dict[int, Candidate] = {}
+        best_cos = 0.0
+        lex_hits = 0
+        qvec = None
+        if req.mode in ("vector", "hybrid"):
+            qvec = self.embed_query(req.query)
+            for p, s in self.dense(col, qvec, pool, allowed):
+                cands[p] = Candidate(p, dense=max(0.0, s))
+        if req.mode in ("lexical", "hybrid"):
+            lex = self.lexical(col, req.query, pool, where)
+            lex_hits = len(lex)
+            top = lex[0][1] if lex else 1.0
+            for p, s in lex:
+                c = cands.setdefault(p, Candidate(p))
+                c.lexical_raw = s
+                c.lexical = s / top if top > 0 else 0.0
+        parsed = parse_query(req.query) if req.mode == "hybrid" else None
+        exact: list[tuple[int, str]] = []
+        if parsed is not None:
+            exact = self._exact_matches(col, parsed, where)
+            for p, why in exact:
+                cands.setdefault(p, Candidate(p)).exact = why
+            for p in self._feature_candidates(col, parsed, where):
+                cands.setdefault(p, Candidate(p))
+        if qvec is not None:
+            missing = [p for p, c in cands.items() if c.dense is None]
+            if missing:
+                sims = col.vectors[np.asarray(missing)] @ qvec
+                for p, s in zip(missing, sims.tolist(), strict=True):
+                    cands[p].dense = max(0.0, float(s))
+            best_cos = max((c.dense or 0.0 for c in cands.values()), default=0.0)
+
+        if req.mode == "vector":
+            for c in cands.values():
+                c.fused = c.score = c.dense or 0.0
+        elif req.mode == "lexical":
+            for c in cands.values():
+                c.fused = c.score = c.lexical
+        else:
+            dense = {p: c.dense or 0.0 for p, c in cands.items()}
+            lexical = {p: c.lexical_raw for p, c in cands.items() if c.lexical_raw is not None}
+            if fcfg.method == "rrf":
+                d_rank = sorted(dense, key=lambda p: (-dense[p], p))[: fcfg.candidates]
+                l_rank = sorted(lexical, key=lambda p: (-lexical[p], p))
+                fused = fusion.rrf(d_rank, l_rank, fcfg.rrf_k)
+            else:
+                fused = fusion.convex(dense, lexical, fcfg.alpha)
+            for p, c in cands.items():
+                c.fused = c.score = fused.get(p, 0.0)
+            assert parsed is not None
+            self._boosts(col, parsed, cands)
+            for c in cands.values():
+                if c.exact and c.exact.startswith("exact"):
+                    c.score = 1.0
+                elif c.exact:
+                    c.score = max(c.score, 0.9)
+
+        def tier(c: Candidate) -> int:
+            return 2 if c.exact is None else (0 if c.exact.startswith("exact") else 1)
+
+        ranked = sorted(cands.values(), key=lambda c: (tier(c), -c.score, c.pos))
+        ranked = [c for c in ranked if c.score >= req.min_score or c.exact]
+        page = ranked[req.offset : req.offset + req.limit]
+        rows = col.rows([c.pos for c in page])
+        hits = []
+        for c in page:
+            row = rows[c.pos]
+            reasons = list(c.reasons or [])
+            if c.exact:
+                reasons.insert(0, c.exact)
+            if c.dense is not None and req.mode != "lexical":
+                reasons.append(f"semantic {c.dense:.2f}")
+            if c.lexical_raw is not None:
+                reasons.append(f"terms {c.lexical:.2f}")
+            scores = {}
+            if req.mode != "lexical":
+                scores["dense"] = round(float(min(1.0, c.dense or 0.0)), 6)
+            if req.mode != "vector":
+                scores["lexical"] = round(float(c.lexical), 6)
+            hits.append(
+                Hit(
+                    id=row["id"],
+                    score=round(float(min(1.0, max(0.0, c.score))), 6),
+                    scores=scores,
+                    reasons=reasons,
+                    record=json.loads(row["summary"]),
+                )
+            )
+        if not ranked:
+            match = "none"
+        elif req.mode == "lexical":
+            match = "good"
+        elif exact or lex_hits or best_cos >= WEAK_COSINE:
+            match = "good" if (exact or best_cos >= WEAK_COSINE or req.mode == "hybrid") else "weak"
+        else:
+            match = "weak"
+        return SearchResponse(
+            query=req.query, mode=req.mode, collection=col.name,
+            snapshot_id=self.snapshot.snapshot_id, total_candidates=len(ranked), match=match,
+            hits=hits, offset=req.offset, limit=req.limit,
+            took_ms=round((time.perf_counter() - t0) * 1000, 3),
+        )
+
+    def get_record(self, record_id: str, collection: str | None = None) -> dict[str, Any] | None:
+        return self.collection(collection).detail(record_id)

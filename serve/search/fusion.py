@@ -1,0 +1,32 @@
+"""Score fusion: min-max convex combination and reciprocal rank fusion, both into [0, 1]."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def minmax(scores: Mapping[int, float]) -> dict[int, float]:
+    """Scale to [0, 1] over this query's candidates (all equal -> 1.0)."""
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    if hi - lo <= 1e-12:
+        return {k: 1.0 for k in scores}
+    return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
+
+
+def convex(dense: Mapping[int, float], lexical: Mapping[int, float], alpha: float) -> dict[int, float]:
+    """alpha * minmax(dense) + (1 - alpha) * minmax(lexical); a missing sub-score counts 0."""
+    d, lx = minmax(dense), minmax(lexical)
+    keys = set(d) | set(lx)
+    return {k: alpha * d.get(k, 0.0) + (1.0 - alpha) * lx.get(k, 0.0) for k in keys}
+
+
+def rrf(dense_ranked: list[int], lexical_ranked: list[int], k: int) -> dict[int, float]:
+    """Reciprocal rank fusion, divided by its maximum (rank 1 in both) so it lies in [0, 1]."""
+    out: dict[int, float] = {}
+    for ranked in (dense_ranked, lexical_ranked):
+        for rank, key in enumerate(ranked, 1):
+            out[key] = out.get(key, 0.0) + 1.0 / (k + rank)
+    top = 2.0 / (k + 1)
+    return {key: v / top for key, v in out.items()}
