@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,12 @@ class Collection:
             (self.name, record_id),
         ).fetchone()
         return None if r is None else dict(json.loads(r[0]))
+
+    def iter_details(self) -> Iterator[dict[str, Any]]:
+        """Every full record of the collection (for evaluation: constraint counting)."""
+        q = f"SELECT record FROM {layout.DETAIL_TABLE} WHERE collection = ? ORDER BY rowid"
+        for (rec,) in self.conn.execute(q, (self.name,)):
+            yield dict(json.loads(rec))
 
 
 @dataclass

@@ -11,6 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
+from pipelines.settings import Settings
 from snapfmt import layout
 from snapfmt.errors import SnapshotError
 from snapfmt.hashing import sha256_text
@@ -64,6 +65,13 @@ class BuildResult:
     reused: int
     encoded: int
     timings: dict[str, float]
+
+
+def build_options(s: Settings) -> BuildOptions:
+    return BuildOptions(
+        hnsw=s.hnsw, fusion=s.fusion, max_reject_rate=s.max_reject_rate,
+        batch_size=s.batch_size, settings=s.build_fingerprint(),
+    )
 
 
 def builder_version() -> str:

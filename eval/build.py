@@ -1,0 +1,33 @@
+"""Build an evaluation snapshot through the normal pipeline code (fetch + transform functions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.fetch import fetch_source
+from pipelines.settings import Settings
+from pipelines.transform.build import CollectionSpec, build_options, build_snapshot, inputs_digest
+from snapfmt import layout
+from snapfmt.model import Encoder
+
+
+def build_eval_snapshot(
+    source: Path, root: Path, kind: str, collection: str, encoder: Encoder, settings: Settings | None = None,
+    log: "callable" = print,  # type: ignore[valid-type]
+) -> Path:
+    """Fetch ``source`` into ``root`` and build a snapshot of it (reusing an identical one)."""
+    s = settings or Settings()
+    raw = fetch_source(str(source), root)
+    specs = [CollectionSpec(collection, kind, raw)]
+    options = build_options(s.model_copy(update={"kind": kind, "collection": collection}))
+    digest = inputs_digest(specs, options, encoder.pin.fingerprint)
+    for d in reversed(layout.list_snapshot_dirs(root)):
+        if d.name.endswith(digest[:8]):
+            log(f"reusing snapshot {d.name} (same inputs)")
+            return d
+    from pipelines.progress import make_progress
+
+    result = build_snapshot(root, specs, encoder, options, log=log, progress=make_progress("encode", log))
+    log(f"built {result.snapshot_id}: {result.records} records ({result.reused} embeddings reused, "
+        f"{result.encoded} encoded in {result.timings['encode_s']:.1f} s)")
+    return result.path

@@ -1,0 +1,63 @@
+"""Catalogue query suites: hit@k / MRR / nDCG on expected ids, and constraint compliance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from serve.search.engine import SearchEngine
+from snapfmt import layout
+from snapfmt.model import Encoder
+from snapfmt.reader import Snapshot, open_snapshot
+
+from .build import build_eval_snapshot
+from .harness import MODES, QueryRun, run_query, score_runs
+from .suite import SuiteQuery, compliance, count_satisfying, load_suite
+
+
+def open_source_or_snapshot(path: Path, root: Path, encoder: Encoder, log=print) -> Snapshot:  # type: ignore[no-untyped-def]
+    if path.is_dir() and (path / layout.MANIFEST).is_file():
+        return open_snapshot(path)
+    return open_snapshot(build_eval_snapshot(path, root, "parts", "parts", encoder, log=log))
+
+
+def _figures(
+    runs: Sequence[QueryRun], suite: Sequence[SuiteQuery], details: dict[str, dict[str, Any]],
+    satisfiable: dict[str, int],
+) -> dict[str, Any]:
+    gains = {q.id: {e: 1.0 for e in q.expected} for q in suite if q.expected}
+    out: dict[str, Any] = dict(score_runs(runs, gains))
+    comp = []
+    for q, r in zip(suite, runs, strict=True):
+        if q.constraints and satisfiable.get(q.id, 0) > 0:
+            c = compliance([details[i] for i in r.ids[:10] if i in details], q.constraints, satisfiable[q.id])
+            if c is not None:
+                comp.append(c)
+    if comp:
+        out["compliance"] = sum(comp) / len(comp)
+        out["compliance_queries"] = len(comp)
+    return out
+
+
+def evaluate_suite(snap: Snapshot, suite_path: Path, encoder: Encoder) -> dict[str, Any]:
+    suite = load_suite(suite_path)
+    col = snap.collection(None)
+    details = {str(d.get("lcsc", d.get("id"))): d for d in col.iter_details()}
+    satisfiable = {
+        q.id: count_satisfying(details.values(), q.constraints) for q in suite if q.constraints
+    }
+    result: dict[str, Any] = {}
+    for mode in MODES:
+        engine = SearchEngine(snap, encoder)
+        runs = [run_query(engine, q.id, q.query, mode, k=100, filters=q.filters) for q in suite]
+        fig = _figures(runs, suite, details, satisfiable)
+        by_kind: dict[str, Any] = {}
+        for kind in sorted({q.kind or "unlabelled" for q in suite}):
+            idx = [i for i, q in enumerate(suite) if (q.kind or "unlabelled") == kind]
+            by_kind[kind] = _figures([runs[i] for i in idx], [suite[i] for i in idx], details, satisfiable)
+        fig["by_kind"] = by_kind
+        fig["zero_result_queries"] = [q.query for q, r in zip(suite, runs, strict=True) if not r.ids]
+        fig["unsatisfiable_queries"] = [q.query for q in suite if q.constraints and satisfiable[q.id] == 0]
+        result[mode] = fig
+    return result

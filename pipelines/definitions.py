@@ -1,0 +1,40 @@
+"""The Dagster code location: assets, blocking checks, the job and its daily schedule.
+
+``dagster dev`` (see pyproject's [tool.dagster]) shows the graph fetch → snapshot (+ gates) →
+published. ``snapsearch run`` executes the same job in-process.
+"""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asset_job
+
+from pipelines.fetch.assets import raw_records
+from pipelines.publish.assets import published
+from pipelines.resources import EncoderResource, StoreResource
+from pipelines.transform.assets import snapshot
+from pipelines.validate.checks import snapshot_gates
+
+JOB_NAME = "snapsearch_job"
+
+snapsearch_job = define_asset_job(
+    JOB_NAME,
+    selection=AssetSelection.all(),
+    description="fetch → transform → validate (blocking gates) → publish",
+)
+
+nightly = ScheduleDefinition(
+    name="snapsearch_nightly", job=snapsearch_job, cron_schedule="0 2 * * *", execution_timezone="UTC"
+)
+
+
+def build_definitions(store: StoreResource | None = None, encoder: EncoderResource | None = None) -> Definitions:
+    return Definitions(
+        assets=[raw_records, snapshot, published],
+        asset_checks=[snapshot_gates],
+        jobs=[snapsearch_job],
+        schedules=[nightly],
+        resources={"store": store or StoreResource(), "encoder": encoder or EncoderResource()},
+    )
+
+
+defs = build_definitions()

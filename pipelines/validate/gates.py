@@ -1,0 +1,237 @@
+"""Quality and latency gates as plain functions; the Dagster checks are thin wrappers.
+
+Each gate returns a ``GateResult``; ``run_gates`` runs them all, writes ``gates.json`` into the
+snapshot (bound to its manifest) and returns the report. An ERROR gate that failed blocks publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from eval.harness import QueryRun, run_query, score_runs
+from eval.suite import SuiteQuery, load_suite
+from pipelines.settings import GateSettings
+from serve.search.engine import SearchEngine
+from snapfmt import layout
+from snapfmt.ann import ExactIndex, recall_at_k
+from snapfmt.errors import SnapshotError
+from snapfmt.gates import GateReport, GateResult, write_gate_report
+from snapfmt.hashing import sha256_file
+from snapfmt.model import Encoder, check_pin
+from snapfmt.reader import Snapshot, open_snapshot
+from snapfmt.verify import verify_snapshot
+
+GATE_NAMES = ("integrity", "compatibility", "ann_recall", "quality", "latency")
+
+
+def gate_integrity(snapshot_dir: Path) -> GateResult:
+    try:
+        m = verify_snapshot(snapshot_dir, checksums=True)
+    except SnapshotError as exc:
+        return GateResult(passed=False, description=exc.message, metrics={})
+    total = sum(f.bytes for f in m.files.values())
+    return GateResult(
+        passed=True,
+        description=f"{len(m.files)} files present, sizes and sha256 match the manifest",
+        metrics={"files": len(m.files), "bytes": total},
+    )
+
+
+def gate_compatibility(snapshot: Snapshot, encoder: Encoder) -> GateResult:
+    try:
+        check_pin(snapshot.manifest.model, encoder, where=f"snapshot {snapshot.snapshot_id}")
+    except SnapshotError as exc:
+        return GateResult(passed=False, description=exc.message)
+    return GateResult(
+        passed=True,
+        description=(
+            f"schema v{snapshot.manifest.schema_version}; installed model reproduces the pin "
+            f"({snapshot.manifest.model.model_id}, canary within tolerance)"
+        ),
+        metrics={"schema_version": snapshot.manifest.schema_version, "dim": snapshot.manifest.model.dim},
+    )
+
+
+def gate_ann_recall(snapshot: Snapshot, *, minimum: float, queries: int) -> GateResult:
+    """Recall@10 of hnsw against exact search, on evenly spaced rows perturbed slightly."""
+    worst = 1.0
+    per: dict[str, float] = {}
+    for name, col in snapshot.collections.items():
+        n = col.count
+        if n == 0:
+            continue
+        idx = np.linspace(0, n - 1, num=min(queries, n)).astype(np.int64)
+        rng = np.random.default_rng(12345)
+        q = col.vectors[idx] + rng.normal(0, 0.05, size=(len(idx), col.vectors.shape[1])).astype(np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        r = recall_at_k(col.ann, ExactIndex(col.vectors), q, k=10)
+        per[name] = round(r, 4)
+        worst = min(worst, r)
+    passed = worst >= minimum
+    return GateResult(
+        passed=passed,
+        description=f"ANN recall@10 vs exact = {worst:.4f} (minimum {minimum})",
+        metrics={"recall@10": round(worst, 4), "minimum": minimum, **{f"recall@10.{k}": v for k, v in per.items()}},
+    )
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    runs: list[QueryRun]
+    figures: dict[str, float]
+
+
+def run_suite(engine: SearchEngine, suite: Sequence[SuiteQuery], mode: str = "hybrid") -> SuiteRun:
+    runs = [
+        run_query(engine, q.id, q.query, mode, k=10, filters=q.filters)  # type: ignore[arg-type]
+        for q in suite
+    ]
+    gains = {q.id: {e: 1.0 for e in q.expected} for q in suite if q.expected}
+    return SuiteRun(runs, score_runs(runs, gains))
+
+
+def _rr(run: QueryRun, expected: Sequence[str]) -> float:
+    for i, rid in enumerate(run.ids[:10], 1):
+        if rid in expected:
+            return 1.0 / i
+    return 0.0
+
+
+def gate_quality(
+    engine: SearchEngine,
+    suite: Sequence[SuiteQuery],
+    settings: GateSettings,
+    baseline: SearchEngine | None = None,
+) -> GateResult:
+    cand = run_suite(engine, suite)
+    f = cand.figures
+    problems = []
+    for key, minimum in (("hit@1", settings.hit1_min), ("hit@10", settings.hit10_min),
+                         ("mrr@10", settings.mrr_min)):
+        if f.get(key, 0.0) < minimum:
+            problems.append(f"{key} {f.get(key, 0.0):.3f} < {minimum}")
+    metrics: dict[str, object] = {k: round(v, 4) for k, v in f.items() if not k.endswith("_ms")}
+    if baseline is not None:
+        base = run_suite(baseline, suite)
+        for key in ("hit@10", "mrr@10", "ndcg@10"):
+            drop = base.figures.get(key, 0.0) - f.get(key, 0.0)
+            metrics[f"baseline.{key}"] = round(base.figures.get(key, 0.0), 4)
+            if drop > settings.regression_tolerance:
+                problems.append(
+                    f"{key} dropped {drop:.3f} vs current {baseline.snapshot.snapshot_id} "
+                    f"(tolerance {settings.regression_tolerance})"
+                )
+        worse = []
+        for q, a, b in zip(suite, cand.runs, base.runs, strict=True):
+            if q.expected and _rr(a, q.expected) < _rr(b, q.expected):
+                worse.append({"id": q.id, "query": q.query, "rr": round(_rr(a, q.expected), 3),
+                              "rr_current": round(_rr(b, q.expected), 3)})
+        metrics["worse_queries"] = worse[:20]
+        metrics["worse_count"] = len(worse)
+    failed = [{"id": q.id, "query": q.query} for q, r in zip(suite, cand.runs, strict=True)
+              if q.expected and not set(r.ids[:10]) & set(q.expected)]
+    metrics["missed_at_10"] = failed[:20]
+    desc = (
+        f"suite of {int(f.get('queries', 0))} judged queries: hit@1 {f.get('hit@1', 0):.3f}, "
+        f"hit@10 {f.get('hit@10', 0):.3f}, MRR@10 {f.get('mrr@10', 0):.3f}"
+    )
+    if problems:
+        desc += "; FAILED: " + "; ".join(problems)
+    return GateResult(passed=not problems, description=desc, metrics=metrics)
+
+
+def gate_latency(engine: SearchEngine, suite: Sequence[SuiteQuery], settings: GateSettings) -> GateResult:
+    """In-process p50/p95 of uncached hybrid searches (each query text seen once)."""
+    texts = list(dict.fromkeys(q.query for q in suite))[: settings.latency_queries]
+    if not texts:
+        texts = ["resistor", "capacitor 100nF", "usb connector"]
+    runs = [run_query(engine, f"lat-{i}", t, "hybrid", k=10) for i, t in enumerate(texts)]
+    fig = score_runs(runs, {})
+    p50, p95 = fig["p50_ms"], fig["p95_ms"]
+    ok = p50 <= settings.latency_p50_ms and p95 <= settings.latency_p95_ms
+    return GateResult(
+        passed=ok,
+        description=(
+            f"hybrid search p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(runs)} uncached queries "
+            f"(budgets {settings.latency_p50_ms} / {settings.latency_p95_ms} ms)"
+        ),
+        metrics={"p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "queries": len(runs),
+                 "budget_p50_ms": settings.latency_p50_ms, "budget_p95_ms": settings.latency_p95_ms},
+    )
+
+
+def _skipped(why: str) -> GateResult:
+    return GateResult(passed=False, description=f"not run: {why}")
+
+
+def run_gates(
+    snapshot_dir: Path,
+    encoder: Encoder,
+    settings: GateSettings,
+    *,
+    suite_path: Path | None,
+    baseline_dir: Path | None = None,
+    now: datetime | None = None,
+) -> GateReport:
+    """Run every gate, write gates.json into the snapshot and return the report."""
+    results: dict[str, GateResult] = {"integrity": gate_integrity(snapshot_dir)}
+    snapshot = None
+    if results["integrity"].passed:
+        snapshot = open_snapshot(snapshot_dir)
+    try:
+        if snapshot is None:
+            for name in GATE_NAMES[1:]:
+                results[name] = _skipped("integrity failed")
+        else:
+            results["compatibility"] = gate_compatibility(snapshot, encoder)
+            results["ann_recall"] = gate_ann_recall(
+                snapshot, minimum=settings.ann_recall_min, queries=settings.ann_recall_queries
+            )
+            if not results["compatibility"].passed:
+                results["quality"] = _skipped("the installed model does not match the pin")
+                results["latency"] = _skipped("the installed model does not match the pin")
+            else:
+                suite = load_suite(suite_path) if suite_path else []
+                if suite:
+                    baseline = _open_baseline(baseline_dir, snapshot_dir, encoder)
+                    try:
+                        results["quality"] = gate_quality(
+                            SearchEngine(snapshot, encoder), suite, settings,
+                            SearchEngine(baseline, encoder) if baseline else None,
+                        )
+                    finally:
+                        if baseline:
+                            baseline.close()
+                else:
+                    results["quality"] = GateResult(
+                        passed=True, severity="WARN", description="no query suite configured"
+                    )
+                results["latency"] = gate_latency(SearchEngine(snapshot, encoder, query_cache=0), suite, settings)
+    finally:
+        if snapshot is not None:
+            snapshot.close()
+    report = GateReport(
+        snapshot_id=snapshot_dir.name,
+        manifest_sha256=sha256_file(snapshot_dir / layout.MANIFEST),
+        ran_at=(now or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
+        gates=results,
+    )
+    write_gate_report(snapshot_dir, report)
+    return report
+
+
+def _open_baseline(baseline_dir: Path | None, candidate: Path, encoder: Encoder) -> Snapshot | None:
+    """The snapshot `current` points at, when it is another one and compatible; else None."""
+    if baseline_dir is None or baseline_dir.resolve() == candidate.resolve():
+        return None
+    try:
+        snap = open_snapshot(baseline_dir)
+        check_pin(snap.manifest.model, encoder, where="baseline")
+    except SnapshotError:
+        return None
+    return snap
