@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import DagsterExecutionStepExecutionError, DagsterInstance
+from dagster._core.errors import DagsterAssetCheckFailedError
 
 from pipelines.definitions import JOB_NAME, build_definitions
 from pipelines.resources import EncoderResource, StoreResource
@@ -57,9 +58,28 @@ def run_job(
                     fix="see the gate report (gates.json) in the new snapshot directory",
                 )
             outcome = result.output_for_node("published")
+    except DagsterAssetCheckFailedError:
+        raise _gate_failure(store.settings().root) from None
     except DagsterExecutionStepExecutionError as exc:
         user = exc.user_exception
         if isinstance(user, SnapshotError):
             raise user from None
         raise JobFailed(f"step failed: {user!r}", fix="see the log above") from exc
     return JobOutcome(outcome.published, outcome.current, outcome.note, gates)
+
+
+def _gate_failure(root: Path) -> GateError:
+    """A blocking check failed: name the snapshot and its failed gates from its gate report."""
+    from snapfmt import layout
+    from snapfmt.gates import read_gate_report
+
+    dirs = layout.list_snapshot_dirs(root)
+    report = read_gate_report(dirs[-1]) if dirs else None
+    if report is None:
+        return GateError("a blocking gate failed; nothing was published, `current` is unchanged")
+    failed = "; ".join(f"{n}: {g.description}" for n, g in report.gates.items() if not g.passed)
+    return GateError(
+        f"snapshot {report.snapshot_id} failed its gates ({failed}); nothing was published, "
+        "`current` is unchanged",
+        fix=f"see {dirs[-1] / layout.GATES}",
+    )

@@ -1,0 +1,176 @@
+"""Every gate with a passing and a failing fixture."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines.settings import GateSettings
+from pipelines.validate.gates import (
+    gate_ann_recall,
+    gate_compatibility,
+    gate_integrity,
+    gate_latency,
+    gate_quality,
+    run_gates,
+)
+from serve.search.engine import SearchEngine
+from snapfmt import layout
+from snapfmt.ann import HnswIndex
+from snapfmt.gates import read_gate_report
+from snapfmt.model import HashingEncoder
+from snapfmt.reader import open_snapshot
+from tests.conftest import build_from
+
+SUITE_LINES = [
+    {"id": "q1", "query": "C25744", "expected": ["C25744"], "kind": "lcsc"},
+    {"id": "q2", "query": "0402WGF1002TCE", "expected": ["C25744"], "kind": "mpn"},
+    {"id": "q3", "query": "AMS1117-3.3", "expected": ["C6186"], "kind": "mpn"},
+]
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> Path:
+    p = tmp_path / "suite.jsonl"
+    p.write_text("".join(json.dumps(x) + "\n" for x in SUITE_LINES), encoding="utf-8")
+    return p
+
+
+# -- integrity -----------------------------------------------------------------------------
+def test_integrity_passes_on_a_sound_snapshot(built):
+    assert gate_integrity(built.path).passed
+
+
+def test_integrity_fails_on_a_flipped_byte(built):
+    vec = built.path / layout.vectors_file("parts")
+    data = bytearray(vec.read_bytes())
+    data[-1] ^= 0xFF
+    vec.write_bytes(bytes(data))
+    result = gate_integrity(built.path)
+    assert not result.passed
+    assert layout.vectors_file("parts") in result.description
+
+
+# -- compatibility -------------------------------------------------------------------------
+def test_compatibility_passes_with_the_pinned_model(built, hash_encoder):
+    snap = open_snapshot(built.path)
+    try:
+        assert gate_compatibility(snap, hash_encoder).passed
+    finally:
+        snap.close()
+
+
+def test_compatibility_fails_with_another_model(built):
+    snap = open_snapshot(built.path)
+    try:
+        result = gate_compatibility(snap, HashingEncoder(dim=32))
+    finally:
+        snap.close()
+    assert not result.passed
+    assert "dim" in result.description
+
+
+# -- ANN recall ----------------------------------------------------------------------------
+def test_ann_recall_passes_for_a_good_index(built):
+    snap = open_snapshot(built.path)
+    try:
+        result = gate_ann_recall(snap, minimum=0.98, queries=100)
+    finally:
+        snap.close()
+    assert result.passed and result.metrics["recall@10"] >= 0.98
+
+
+def test_ann_recall_fails_for_a_degraded_index(built):
+    snap = open_snapshot(built.path)
+    try:
+        col = snap.collection("parts")
+        # a deliberately bad graph: tiny M and ef -> the gate must notice
+        from snapfmt.manifest import HnswSettings
+
+        col.ann = HnswIndex.build(col.vectors, HnswSettings(M=2, ef_construction=2, ef_search=1))
+        result = gate_ann_recall(snap, minimum=0.999, queries=100)
+    finally:
+        snap.close()
+    assert not result.passed
+    assert result.metrics["recall@10"] < 0.999
+
+
+# -- quality -------------------------------------------------------------------------------
+def _engine(path: Path, enc) -> SearchEngine:
+    return SearchEngine(open_snapshot(path), enc)
+
+
+def test_quality_passes_on_the_suite(built, hash_encoder, suite):
+    from eval.suite import load_suite
+
+    result = gate_quality(_engine(built.path, hash_encoder), load_suite(suite), GateSettings())
+    assert result.passed, result.description
+    assert result.metrics["hit@1"] == 1.0
+
+
+def test_quality_fails_below_thresholds(built, hash_encoder, tmp_path):
+    from eval.suite import load_suite
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "query": "ferrite bead", "expected": ["C999999999"]}) + "\n")
+    result = gate_quality(_engine(built.path, hash_encoder), load_suite(bad), GateSettings())
+    assert not result.passed
+    assert "hit@1" in result.description
+    assert result.metrics["missed_at_10"] == [{"id": "x", "query": "ferrite bead"}]
+
+
+def test_quality_blocks_a_regression_against_current(tmp_path, hash_encoder, suite, parts_file):
+    """The candidate lost a part the current snapshot finds: the gate names the query."""
+    from eval.suite import load_suite
+    from tests.conftest import sample_records, write_jsonl
+
+    good = build_from(parts_file, tmp_path / "a", hash_encoder)
+    worse_records = [r for r in sample_records() if r["lcsc"] != "C6186"]
+    worse = build_from(write_jsonl(tmp_path / "w.jsonl", worse_records), tmp_path / "b", hash_encoder)
+    result = gate_quality(
+        _engine(worse.path, hash_encoder), load_suite(suite), GateSettings(regression_tolerance=0.01),
+        baseline=_engine(good.path, hash_encoder),
+    )
+    assert not result.passed
+    assert "dropped" in result.description
+    assert [w["id"] for w in result.metrics["worse_queries"]] == ["q3"]
+
+
+# -- latency -------------------------------------------------------------------------------
+def test_latency_passes_within_budget(built, hash_encoder, suite):
+    from eval.suite import load_suite
+
+    result = gate_latency(_engine(built.path, hash_encoder), load_suite(suite), GateSettings())
+    assert result.passed
+    assert result.metrics["p95_ms"] >= result.metrics["p50_ms"] >= 0
+
+
+def test_latency_fails_over_budget(built, hash_encoder, suite):
+    from eval.suite import load_suite
+
+    tight = GateSettings(latency_p50_ms=0.0, latency_p95_ms=0.0)
+    result = gate_latency(_engine(built.path, hash_encoder), load_suite(suite), tight)
+    assert not result.passed
+    assert "budgets" in result.description
+
+
+# -- the report ----------------------------------------------------------------------------
+def test_run_gates_writes_a_report_bound_to_the_manifest(built, hash_encoder, suite):
+    report = run_gates(built.path, hash_encoder, GateSettings(), suite_path=suite)
+    assert report.passed
+    assert set(report.gates) == {"integrity", "compatibility", "ann_recall", "quality", "latency"}
+    on_disk = read_gate_report(built.path)
+    assert on_disk is not None and on_disk.passed
+
+
+def test_run_gates_on_a_corrupt_snapshot_fails_every_gate(built, hash_encoder, suite, tmp_path):
+    broken = tmp_path / "copy" / built.path.name
+    shutil.copytree(built.path, broken)
+    (broken / layout.ann_file("parts")).write_bytes(b"")
+    report = run_gates(broken, hash_encoder, GateSettings(), suite_path=suite)
+    assert not report.passed
+    assert not report.gates["integrity"].passed
+    assert all(not g.passed for g in report.gates.values())
