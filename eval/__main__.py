@@ -62,6 +62,29 @@ def beir(
 
 
 @app.command()
+def fusion(
+    path: Annotated[Path, typer.Argument(help="BEIR directory")],
+    split: Annotated[str, typer.Option(help="qrels split to tune on (never the one you report)")] = "train",
+    root: Annotated[Path, typer.Option(help="Store for the eval snapshot + embedding cache")] = DEFAULT_ROOT,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Hybrid nDCG@10 for a grid of fusion methods and constants (to choose the default)."""
+    from snapfmt.manifest import FusionSettings
+
+    from .beir import fusion_grid
+
+    configs = [FusionSettings(method="convex", alpha=a / 10) for a in range(2, 9)]
+    configs += [FusionSettings(method="rrf", rrf_k=k) for k in (10, 30, 60)]
+    rows = fusion_grid(path, root, _encoder(), configs, split=split,
+                       log=lambda m: print(m, file=sys.stderr))
+    print(f"\n{'method':<8}{'alpha':>7}{'rrf_k':>7}{'ndcg@10':>10}{'mrr@10':>9}{'recall@100':>12}")
+    for cfg, f in rows:
+        print(f"{cfg.method:<8}{cfg.alpha:>7.2f}{cfg.rrf_k:>7d}{f['ndcg@10']:>10.4f}"
+              f"{f['mrr@10']:>9.4f}{f['recall@100']:>12.4f}")
+    _write(json_out, [{"fusion": c.model_dump(), **f} for c, f in rows])
+
+
+@app.command()
 def suite(
     source: Annotated[Path, typer.Argument(help="Parts JSONL file or a built snapshot directory")],
     suite_path: Annotated[Path, typer.Argument(metavar="SUITE.jsonl")],
@@ -92,6 +115,32 @@ def suite(
     if figures["hybrid"]["unsatisfiable_queries"]:
         print(f"unsatisfiable (reported apart): {figures['hybrid']['unsatisfiable_queries']}")
     _write(json_out, figures)
+
+
+@app.command()
+def bench(
+    source: Annotated[Path, typer.Option(help="Parts JSONL source")] = Path("data/sample/parts-3k.jsonl.gz"),
+    suite_path: Annotated[Path, typer.Option("--suite")] = Path("eval/suites/parts-sample.jsonl"),
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Build / rebuild times, embeddings reused, search p50/p95 per mode, serve cold start, RSS."""
+    from .bench import run_bench
+
+    out = run_bench(source, suite_path, _encoder(), log=lambda m: print(m, file=sys.stderr))
+    b = out["build"]
+    print(f"\nbuild of {source} ({b['cold']['records']} records, {out['cpus']} CPUs)")
+    print(f"{'build':<24}{'total s':>9}{'encode s':>10}{'other s':>9}{'reused':>8}{'encoded':>9}")
+    for name in ("cold", "rebuild_unchanged", "rebuild_1pct_changed"):
+        r = b[name]
+        print(f"{name:<24}{r['total_s']:>9.1f}{r['encode_s']:>10.1f}{r['other_s']:>9.1f}"
+              f"{r['reused']:>8d}{r['encoded']:>9d}")
+    print(f"\n{'search (in-process)':<20}{'uncached p50':>14}{'p95':>8}{'cached p50':>12}{'p95':>8}")
+    for mode, r in out["search"].items():
+        print(f"{mode:<20}{r['uncached_p50_ms']:>14.2f}{r['uncached_p95_ms']:>8.2f}"
+              f"{r['cached_p50_ms']:>12.2f}{r['cached_p95_ms']:>8.2f}")
+    print(f"\nserve: {out['serve']}")
+    print(f"gates: {out['gates']}")
+    _write(json_out, out)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from serve.search.engine import SearchEngine
+from snapfmt.manifest import FusionSettings
 from snapfmt.model import Encoder
 from snapfmt.reader import open_snapshot
 
@@ -54,6 +55,25 @@ def evaluate_beir(
             engine = SearchEngine(snap, encoder)  # fresh query cache: every mode pays the encode
             runs = [run_query(engine, qid, text, mode, k=100) for qid, text in queries.items()]
             out[mode] = score_runs(runs, qrels)
+        return out
+    finally:
+        snap.close()
+
+
+def fusion_grid(
+    path: Path, root: Path, encoder: Encoder, configs: list[FusionSettings], *, split: str = "train",
+    log=print,  # type: ignore[no-untyped-def]
+) -> list[tuple[FusionSettings, dict[str, float]]]:
+    """Hybrid figures for each fusion setting on one split (query embeddings computed once)."""
+    queries, qrels = load_beir(path, split)
+    snap = open_snapshot(build_eval_snapshot(path / "corpus.jsonl", root, "text", "docs", encoder, log=log))
+    try:
+        engine = SearchEngine(snap, encoder, query_cache=len(queries) + 10)
+        out = []
+        for cfg in configs:
+            engine.fusion = cfg
+            runs = [run_query(engine, qid, text, "hybrid", k=100) for qid, text in queries.items()]
+            out.append((cfg, score_runs(runs, qrels)))
         return out
     finally:
         snap.close()

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from snapfmt.ann import exact_topk
+from snapfmt.manifest import FusionSettings
 from snapfmt.model import Encoder
 from snapfmt.reader import Collection, Snapshot
 
@@ -71,9 +72,14 @@ def fts_match_expression(text: str) -> str | None:
 
 
 class SearchEngine:
-    def __init__(self, snapshot: Snapshot, encoder: Encoder | None, *, query_cache: int = 2048) -> None:
+    def __init__(
+        self, snapshot: Snapshot, encoder: Encoder | None, *, query_cache: int = 2048,
+        fusion: FusionSettings | None = None,
+    ) -> None:
+        """``fusion`` overrides the manifest's settings (for measurement only; serve never does)."""
         self.snapshot = snapshot
         self.encoder = encoder
+        self.fusion = fusion or snapshot.manifest.fusion
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._qcache_size = query_cache
 
@@ -161,14 +167,18 @@ class SearchEngine:
         return list(zip(pos.tolist(), sims.tolist(), strict=True))
 
     def lexical(
-        self, col: Collection, text: str, k: int, where: tuple[str, list[Any]] | None
+        self, col: Collection, text: str, k: int, where: tuple[str, list[Any]] | None,
+        only: list[int] | None = None,
     ) -> list[tuple[int, float]]:
+        """bm25 top-k (higher is better); with ``only``, the scores of just those rows."""
         expr = fts_match_expression(text)
         if expr is None:
             return []
         weights = ", ".join(str(w) for w in col.info.lexical_fields.values())
         sql = f"SELECT rowid, -bm25({col.fts}, {weights}) AS s FROM {col.fts} WHERE {col.fts} MATCH ?"
         params: list[Any] = [expr]
+        if only is not None:
+            sql += f" AND rowid IN ({','.join(str(int(p)) for p in only)})"
         if where is not None:
             sql += f" AND rowid IN (SELECT pos FROM {col.lookup} WHERE {where[0]})"
             params.extend(where[1])
@@ -267,7 +277,7 @@ class SearchEngine:
         col = self.collection(req.collection)
         where = self._filter_sql(col, req.filters)
         allowed = self._allowed(col, where) if where is not None else None
-        fcfg = self.snapshot.manifest.fusion
+        fcfg = self.fusion
         pool = max(fcfg.candidates, req.offset + req.limit)
         cands: dict[int, Candidate] = {}
         best_cos = 0.0
@@ -293,6 +303,14 @@ class SearchEngine:
                 cands.setdefault(p, Candidate(p)).exact = why
             for p in self._feature_candidates(col, parsed, where):
                 cands.setdefault(p, Candidate(p))
+        if req.mode == "hybrid":
+            # score every candidate on both retrievers: bm25 for the dense-only ones too
+            missing_lex = [p for p, c in cands.items() if c.lexical_raw is None]
+            if missing_lex and lex_hits:
+                top = max(c.lexical_raw or 0.0 for c in cands.values()) or 1.0
+                for p, s in self.lexical(col, req.query, len(missing_lex), None, only=missing_lex):
+                    cands[p].lexical_raw = s
+                    cands[p].lexical = min(1.0, s / top) if top > 0 else 0.0
         if qvec is not None:
             missing = [p for p, c in cands.items() if c.dense is None]
             if missing:
