@@ -79,11 +79,22 @@ def default_model_path() -> Path:
 class SentenceTransformerEncoder:
     """A sentence-transformers model loaded from a local directory, offline, on the CPU."""
 
-    def __init__(self, model_dir: Path | None = None, *, model_id: str = DEFAULT_MODEL) -> None:
+    def __init__(
+        self, model_dir: Path | None = None, *, model_id: str = DEFAULT_MODEL, threads: int | None = None
+    ) -> None:
+        """``threads``: torch intra-op threads (default ``SNAPSEARCH_TORCH_THREADS`` or 1).
+
+        One thread is the robust default: with two, a single query takes ~480 ms instead of
+        ~12 ms as soon as another process holds a core (OpenMP threads spin at barriers), and
+        batch encoding on a shared 2-core machine was faster with one thread too.
+        """
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads or int(os.environ.get("SNAPSEARCH_TORCH_THREADS", "1")))
 
         self.model_dir = model_dir or default_model_path()
         self.model_id = model_id
