@@ -91,9 +91,11 @@ def serve(
     import uvicorn
 
     from serve.app import create_app
+    from serve.logging import configure_logging
     from serve.settings import ServeSettings
 
     settings = ServeSettings(root=_root(root), host=host, port=port)
+    configure_logging(settings.log_level)
     base = f"http://{host}:{port}"
     typer.echo(f"snapsearch: serving {settings.root}/current at {base}", err=True)
     typer.echo(
@@ -101,7 +103,7 @@ def serve(
         "-d '{\"query\": \"10k 0402 resistor 1%\", \"limit\": 3}'",
         err=True,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command()

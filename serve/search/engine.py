@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ class SearchEngine:
         self.fusion = fusion or snapshot.manifest.fusion
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._qcache_size = query_cache
+        self._qlock = threading.Lock()
 
     # -- plumbing ------------------------------------------------------------------------
     def collection(self, name: str | None) -> Collection:
@@ -93,14 +95,16 @@ class SearchEngine:
     def embed_query(self, text: str) -> np.ndarray:
         if self.encoder is None:
             raise RuntimeError("this engine has no encoder: vector and hybrid modes are unavailable")
-        vec = self._qcache.get(text)
-        if vec is None:
-            vec = self.encoder.encode([text])[0]
+        with self._qlock:
+            vec = self._qcache.pop(text, None)
+            if vec is not None:
+                self._qcache[text] = vec  # most recently used last
+                return vec
+        vec = self.encoder.encode([text])[0]
+        with self._qlock:
             self._qcache[text] = vec
-            if len(self._qcache) > self._qcache_size:
+            while len(self._qcache) > self._qcache_size:
                 self._qcache.popitem(last=False)
-        else:
-            self._qcache.move_to_end(text)
         return vec
 
     def _filter_sql(self, col: Collection, filters: Filters) -> tuple[str, list[Any]] | None:
@@ -333,7 +337,7 @@ class SearchEngine:
                 l_rank = sorted(lexical, key=lambda p: (-lexical[p], p))
                 fused = fusion.rrf(d_rank, l_rank, fcfg.rrf_k)
             else:
-                fused = fusion.convex(dense, lexical, fcfg.alpha)
+                fused = fusion.convex(dense, lexical, fcfg.alpha, fcfg.normalization)
             for p, c in cands.items():
                 c.fused = c.score = fused.get(p, 0.0)
             assert parsed is not None

@@ -15,8 +15,33 @@ def minmax(scores: Mapping[int, float]) -> dict[int, float]:
     return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
 
 
-def convex(dense: Mapping[int, float], lexical: Mapping[int, float], alpha: float) -> dict[int, float]:
-    """alpha * minmax(dense) + (1 - alpha) * minmax(lexical); a missing sub-score counts 0."""
+def zscore(scores: Mapping[int, float]) -> dict[int, float]:
+    """Standardise over this query's candidates (all equal -> 0.0)."""
+    if not scores:
+        return {}
+    vals = list(scores.values())
+    mean = sum(vals) / len(vals)
+    std = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5
+    if std <= 1e-12:
+        return {k: 0.0 for k in scores}
+    return {k: (v - mean) / std for k, v in scores.items()}
+
+
+def convex(
+    dense: Mapping[int, float], lexical: Mapping[int, float], alpha: float, normalization: str = "minmax"
+) -> dict[int, float]:
+    """alpha * norm(dense) + (1 - alpha) * norm(lexical), in [0, 1].
+
+    ``minmax``: each retriever scaled to [0, 1] over the candidates; a missing sub-score counts 0.
+    ``zscore``: each standardised (a missing lexical score counts as the lowest seen), the sum
+    then min-max scaled to [0, 1].
+    """
+    if normalization == "zscore":
+        d, lx = zscore(dense), zscore(lexical)
+        floor = min(lx.values(), default=0.0)
+        keys = set(d) | set(lx)
+        raw = {k: alpha * d.get(k, 0.0) + (1.0 - alpha) * lx.get(k, floor) for k in keys}
+        return minmax(raw)
     d, lx = minmax(dense), minmax(lexical)
     keys = set(d) | set(lx)
     return {k: alpha * d.get(k, 0.0) + (1.0 - alpha) * lx.get(k, 0.0) for k in keys}
