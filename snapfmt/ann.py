@@ -58,11 +58,17 @@ def exact_topk(
 
 
 class HnswIndex:
-    """hnswlib index; ``ef`` is set once at load (hnswlib does not save it)."""
+    """hnswlib index; ``ef`` is set once at load (hnswlib does not save it).
 
-    def __init__(self, index: object, count: int) -> None:
+    hnswlib raises "fewer than k" when its graph walk cannot reach ``k`` elements (a k that
+    covers most of the index, or a graph split into unlinked parts). ``exact`` is the twin
+    that answers then, so a query never comes back empty just because k was large.
+    """
+
+    def __init__(self, index: object, count: int, exact: ExactIndex | None = None) -> None:
         self._index = index
         self._count = count
+        self._exact = exact
 
     def __len__(self) -> int:
         return self._count
@@ -83,20 +89,23 @@ class HnswIndex:
             # one thread: insertion order fixed, so the same vectors give the same bytes
             index.add_items(vectors, np.arange(n), num_threads=1)
         index.set_ef(settings.ef_search)
-        return cls(index, n)
+        return cls(index, n, ExactIndex(vectors))
 
     def save(self, path: Path) -> None:
         self._index.save_index(str(path))  # type: ignore[attr-defined]
 
     @classmethod
-    def load(cls, path: Path, dim: int, count: int, settings: HnswSettings) -> HnswIndex:
+    def load(
+        cls, path: Path, dim: int, count: int, settings: HnswSettings, exact: ExactIndex | None = None
+    ) -> HnswIndex:
+        """Load a saved index; ``exact`` (the same vectors) answers what hnswlib cannot."""
         import hnswlib
 
         index = hnswlib.Index(space=settings.space, dim=dim)
         index.load_index(str(path), max_elements=max(count, 1))
         index.set_ef(settings.ef_search)
         index.set_num_threads(1)
-        return cls(index, count)
+        return cls(index, count, exact)
 
     def query(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, self._count)
@@ -104,10 +113,28 @@ class HnswIndex:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         try:
             labels, dists = self._index.knn_query(vector.reshape(1, -1), k=k)  # type: ignore[attr-defined]
-        except RuntimeError:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        except RuntimeError:  # "fewer than k": the graph walk did not reach k elements
+            if self._exact is not None:
+                return self._exact.query(vector, k)
+            return self._fewer_than_k(vector, k)
         # 'ip' distance is 1 - inner product
         return labels[0].astype(np.int64), (1.0 - dists[0]).astype(np.float32)
+
+
+    def _fewer_than_k(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Without an exact twin: the largest k hnswlib can answer (binary search)."""
+        lo, hi = 0, k  # lo answers, hi does not
+        best: tuple[np.ndarray, np.ndarray] = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            try:
+                labels, dists = self._index.knn_query(vector.reshape(1, -1), k=mid)  # type: ignore[attr-defined]
+            except RuntimeError:
+                hi = mid
+                continue
+            lo = mid
+            best = (labels[0].astype(np.int64), (1.0 - dists[0]).astype(np.float32))
+        return best
 
 
 def recall_at_k(ann: AnnIndex, exact: ExactIndex, queries: np.ndarray, k: int = 10) -> float:

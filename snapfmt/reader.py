@@ -115,10 +115,12 @@ def open_snapshot(snapshot_dir: Path, *, checksums: bool = False) -> Snapshot:
     for name, info in manifest.collections.items():
         vectors = np.load(snapshot_dir / layout.vectors_file(name), mmap_mode="r", allow_pickle=False)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        exact = ExactIndex(vectors)
         ann = HnswIndex.load(
-            snapshot_dir / layout.ann_file(name), manifest.model.dim, len(vectors), manifest.hnsw
+            snapshot_dir / layout.ann_file(name), manifest.model.dim, len(vectors), manifest.hnsw,
+            exact,
         )
-        collections[name] = Collection(name, info, conn, vectors, ann, ExactIndex(vectors))
+        collections[name] = Collection(name, info, conn, vectors, ann, exact)
     return Snapshot(snapshot_dir, manifest, conn, collections)
 
 

@@ -149,7 +149,10 @@ def build_snapshot(
                     batch_size=options.batch_size, progress=progress,
                 )
                 timings["encode_s"] += stats.encode_seconds
-                log(f"{spec.name}: embeddings reused {stats.reused}, encoded {stats.encoded}")
+                log(
+                    f"{spec.name}: embeddings reused {stats.reused}, encoded {stats.encoded}"
+                    + (f" ({stats.repeated} texts repeat another record's)" if stats.repeated else "")
+                )
                 t0 = time.perf_counter()
                 writer.write_collection(
                     spec.name,

@@ -16,9 +16,10 @@ from snapfmt.model import Encoder, Progress
 
 @dataclass(frozen=True)
 class EncodeStats:
-    reused: int
-    encoded: int
+    reused: int  # texts whose vector came from the cache
+    encoded: int  # distinct texts the encoder ran on
     encode_seconds: float
+    repeated: int = 0  # texts that repeat another text of this build (encoded once, not counted)
 
 
 class EmbeddingCache:
@@ -89,4 +90,7 @@ def embed_with_cache(
     for i, sha in enumerate(shas):
         out[i] = known[sha] if sha in known else fresh[sha]
     reused = sum(1 for s in shas if s in known)
-    return out, EncodeStats(reused=reused, encoded=len(texts) - reused, encode_seconds=seconds)
+    return out, EncodeStats(
+        reused=reused, encoded=len(missing), encode_seconds=seconds,
+        repeated=len(texts) - reused - len(missing),
+    )

@@ -1,0 +1,145 @@
+"""Raw JSONL -> rows and rejects: reasons, reject rate, malformed lines, gzip, empty sources."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.transform.kinds import get_kind
+from pipelines.transform.records import (
+    ParsedSource,
+    RejectRateError,
+    check_reject_rate,
+    parse_records,
+    read_json_objects,
+)
+from snapfmt.errors import SourceError
+from tests.conftest import sample_records, write_jsonl
+
+PARTS = get_kind("parts")
+
+
+@pytest.fixture(scope="module")
+def ten() -> list[dict]:
+    return sample_records()[:10]
+
+
+def mixed(ten: list[dict]) -> list[dict]:
+    """10 good records, 2 invalid ones and 1 duplicate id (13 in all)."""
+    bad_id = copy.deepcopy(ten[1]) | {"lcsc": "X12"}  # record 11: not an LCSC id
+    bad_stock = copy.deepcopy(ten[2]) | {"lcsc": "C999999991", "stock": -1}  # record 12
+    duplicate = copy.deepcopy(ten[0])  # record 13: same id as record 1
+    return [*ten, bad_id, bad_stock, duplicate]
+
+
+def test_rejects_counted_with_reasons(tmp_path, ten):
+    src = write_jsonl(tmp_path / "mixed.jsonl", mixed(ten))
+    parsed = parse_records([(src, "mixed.jsonl")], PARTS)
+    assert parsed.total == 13
+    assert [r.id for r in parsed.rows] == [r["lcsc"] for r in ten]
+    assert [(r.line, r.id) for r in parsed.rejects] == [
+        (11, "X12"), (12, "C999999991"), (13, ten[0]["lcsc"])
+    ]
+    reasons = [r.reason for r in parsed.rejects]
+    assert "is not an LCSC id" in reasons[0]
+    assert "stock -1" in reasons[1]
+    assert "duplicate id (first seen in record 1)" in reasons[2]
+    assert all(r.startswith("mixed.jsonl: ") for r in reasons)
+
+
+def test_reject_rate_within_the_limit(tmp_path, ten):
+    src = write_jsonl(tmp_path / "mixed.jsonl", mixed(ten))
+    parsed = parse_records([(src, "mixed.jsonl")], PARTS)
+    check_reject_rate(parsed, 0.25, "src")  # 3/13 = 23%
+
+
+def test_reject_rate_above_the_limit(tmp_path, ten):
+    src = write_jsonl(tmp_path / "mixed.jsonl", mixed(ten))
+    parsed = parse_records([(src, "mixed.jsonl")], PARTS)
+    with pytest.raises(RejectRateError) as exc:
+        check_reject_rate(parsed, 0.01, "my-source")
+    msg = exc.value.message
+    assert "my-source" in msg
+    assert "3 of 13 records rejected" in msg
+    assert "23.1% > max_reject_rate 1.0%" in msg
+    assert "record 11" in msg  # the first offending records are quoted
+    assert "SNAPSEARCH_MAX_REJECT_RATE" in (exc.value.fix or "")
+    assert isinstance(exc.value, SourceError)
+
+
+def test_non_object_lines_are_rejects_not_crashes(tmp_path, ten):
+    p = tmp_path / "odd.jsonl"
+    p.write_text(json.dumps(ten[0]) + "\n[1, 2]\n42\n", encoding="utf-8")
+    parsed = parse_records([(p, "odd.jsonl")], PARTS)
+    assert len(parsed.rows) == 1
+    assert [(r.line, r.id) for r in parsed.rejects] == [(2, None), (3, None)]
+    assert all("not a JSON object" in r.reason for r in parsed.rejects)
+
+
+@pytest.mark.parametrize("bad", ["{oops", '{"lcsc": "C1"', '{"a": 1} {"b": 2}'])
+def test_malformed_line_names_file_and_line(tmp_path, ten, bad):
+    p = tmp_path / "broken.jsonl"
+    lines = [json.dumps(r) for r in ten[:3]]
+    p.write_text("\n".join([lines[0], "", lines[1], bad, lines[2]]) + "\n", encoding="utf-8")
+    with pytest.raises(SourceError) as exc:
+        read_json_objects(p, "broken.jsonl")
+    assert exc.value.message.startswith("broken.jsonl: line 4: not valid JSON")
+    with pytest.raises(SourceError, match="broken.jsonl: line 4"):
+        parse_records([(p, "broken.jsonl")], PARTS)
+
+
+def test_gzip_reads_the_same_as_plain(tmp_path, ten):
+    records = mixed(ten)
+    plain = write_jsonl(tmp_path / "p.jsonl", records)
+    gz = tmp_path / "p.jsonl.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    assert read_json_objects(gz, "p.jsonl.gz") == read_json_objects(plain, "p.jsonl") == records
+    a = parse_records([(plain, "p.jsonl")], PARTS)
+    b = parse_records([(gz, "p.jsonl.gz")], PARTS)
+    assert a.rows == b.rows
+    assert [(r.line, r.id) for r in a.rejects] == [(r.line, r.id) for r in b.rejects]
+
+
+def test_malformed_gzip_line_names_the_line(tmp_path, ten):
+    gz = tmp_path / "p.jsonl.gz"
+    gz.write_bytes(gzip.compress((json.dumps(ten[0]) + "\nnope\n").encode()))
+    with pytest.raises(SourceError, match="p.jsonl.gz: line 2"):
+        read_json_objects(gz, "p.jsonl.gz")
+
+
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_empty_file_is_an_error(tmp_path, content):
+    p = tmp_path / "empty.jsonl"
+    p.write_text(content, encoding="utf-8")
+    parsed = parse_records([(p, "empty.jsonl")], PARTS)
+    assert parsed.total == 0 and parsed.rows == [] and parsed.rejects == []
+    with pytest.raises(RejectRateError, match="empty-source: no records found"):
+        check_reject_rate(parsed, 0.5, "empty-source")
+
+
+def test_unsupported_format(tmp_path):
+    p = tmp_path / "parts.csv"
+    p.write_text("lcsc\nC1\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="parts.csv: unsupported raw format"):
+        read_json_objects(p, "parts.csv")
+
+
+def test_duplicates_across_files(tmp_path, ten):
+    a = write_jsonl(tmp_path / "a.jsonl", ten[:6])
+    b = write_jsonl(tmp_path / "b.jsonl", ten[4:])
+    parsed = parse_records([(a, "a.jsonl"), (b, "b.jsonl")], PARTS)
+    assert parsed.total == 12
+    assert [r.id for r in parsed.rows] == [r["lcsc"] for r in ten]
+    assert len(parsed.rejects) == 2
+    assert all(r.reason.startswith("b.jsonl: duplicate id") for r in parsed.rejects)
+
+
+def test_no_rejects_passes_any_rate(tmp_path, ten):
+    src: Path = write_jsonl(tmp_path / "ok.jsonl", ten)
+    parsed = parse_records([(src, "ok.jsonl")], PARTS)
+    assert isinstance(parsed, ParsedSource)
+    check_reject_rate(parsed, 0.0, "src")

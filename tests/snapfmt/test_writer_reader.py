@@ -1,0 +1,215 @@
+"""Writer and reader: a built snapshot is complete, sealed, read-only and round-trips records."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines.transform.build import BuildResult
+from pipelines.transform.kinds import get_kind
+from snapfmt import layout
+from snapfmt.errors import SnapshotError
+from snapfmt.hashing import sha256_file
+from snapfmt.manifest import HnswSettings
+from snapfmt.model import HashingEncoder
+from snapfmt.reader import Snapshot, open_snapshot
+from snapfmt.writer import Reject, Row, SnapshotWriter
+from tests.conftest import sample_records
+
+SNAPSHOT_ID = "20240101T000000000000Z-deadbeef"
+
+
+@pytest.fixture
+def snap(built: BuildResult) -> Iterator[Snapshot]:
+    s = open_snapshot(built.path, checksums=True)
+    yield s
+    s.close()
+
+
+def c25744() -> dict:
+    return next(r for r in sample_records() if r["lcsc"] == "C25744")
+
+
+def count_rows(conn: sqlite3.Connection, table: str) -> int:
+    m = re.fullmatch(r"(\w+)\[(\w+)\]", table)
+    if m:  # per-collection rows of a shared table: detail[parts], rejects[parts]
+        q = f"SELECT count(*) FROM {m.group(1)} WHERE collection = ?"
+        return int(conn.execute(q, (m.group(2),)).fetchone()[0])
+    return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_built_snapshot_opens(snap, built):
+    assert snap.snapshot_id == built.snapshot_id
+    assert list(snap.collections) == ["parts"]
+    coll = snap.collection(None)
+    assert coll.count == built.records == 301
+    assert len(coll.ann) == len(coll.exact) == 301
+
+
+def test_row_counts_match_sqlite(snap):
+    tables = snap.manifest.tables
+    assert set(tables) == {"lookup_parts", "fts_parts", "numeric_parts", "detail[parts]",
+                           "rejects[parts]"}
+    for table, expected in tables.items():
+        assert count_rows(snap.conn, table) == expected, table
+    assert tables["lookup_parts"] == snap.manifest.collections["parts"].records
+
+
+def test_every_file_is_in_the_manifest(built):
+    on_disk = {p.name for p in built.path.iterdir()} - {layout.MANIFEST}
+    files = built.manifest.files
+    assert on_disk == set(files)
+    assert {layout.SQLITE, layout.vectors_file("parts"), layout.ann_file("parts")} <= on_disk
+    for name, entry in files.items():
+        p = built.path / name
+        assert entry.bytes == p.stat().st_size, name
+        assert entry.sha256 == sha256_file(p), name
+
+
+def test_record_round_trip(snap):
+    coll = snap.collection("parts")
+    raw = c25744()
+    pos = coll.pos_of("C25744")
+    assert pos is not None
+    row = coll.rows([pos, pos])[pos]
+    assert row["id"] == "C25744"
+    assert row["mpn"] == "0402WGF1002TCE"
+    assert row["package"] == "0402"
+    assert row["library_type"] == "Basic"
+    assert row["stock"] == 5618487 and isinstance(row["stock"], int)
+    assert row["price_usd"] == pytest.approx(0.0013)
+    assert coll.detail("C25744") == raw
+    details = list(coll.iter_details())
+    assert len(details) == coll.count
+    assert raw in details
+    assert coll.pos_of("C999999999") is None
+    assert coll.detail("C999999999") is None
+    assert coll.rows([10_000]) == {}
+
+
+def test_positions_are_dense_and_match_vectors(snap, hash_encoder):
+    coll = snap.collection("parts")
+    rows = coll.rows(range(coll.count))
+    assert sorted(rows) == list(range(coll.count))
+    # the vector at a record's position is the encoding of that record's text
+    pos = coll.pos_of("C25744")
+    expected = hash_encoder.encode([get_kind("parts").to_row(c25744()).text])[0]
+    np.testing.assert_array_equal(coll.vectors[pos], expected)
+
+
+def test_vectors_are_normalised_float32(snap, built):
+    vec = np.load(built.path / layout.vectors_file("parts"), allow_pickle=False)
+    assert vec.dtype == np.float32
+    assert vec.shape == (built.records, built.manifest.model.dim)
+    np.testing.assert_allclose(np.linalg.norm(vec, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(snap.collection("parts").vectors, vec)
+
+
+def test_sqlite_is_read_only(snap):
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        snap.conn.execute(
+            f"INSERT INTO {layout.DETAIL_TABLE} VALUES ('parts', 'C1', '{{}}')"
+        )
+    with pytest.raises(sqlite3.OperationalError):
+        snap.conn.execute("CREATE TABLE t (x)")
+
+
+def test_sqlite_is_not_wal_and_reading_leaves_no_files(built):
+    before = sorted(p.name for p in built.path.iterdir())
+    header = (built.path / layout.SQLITE).read_bytes()[:100]
+    assert header[:16] == b"SQLite format 3\x00"
+    assert (header[18], header[19]) == (1, 1)  # legacy rollback journal, not WAL (2)
+    s = open_snapshot(built.path)
+    try:
+        coll = s.collection("parts")
+        coll.rows(range(10))
+        list(coll.iter_details())
+        assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+    finally:
+        s.close()
+    after = sorted(p.name for p in built.path.iterdir())
+    assert after == before
+    assert not any(n.endswith(("-wal", "-shm", "-journal")) for n in after)
+
+
+# -- the writer on its own ---------------------------------------------------------------------
+def tiny_rows(n: int = 3) -> list[Row]:
+    kind = get_kind("text")
+    return [kind.to_row({"_id": f"d{i}", "title": f"title {i}", "text": f"body {i}"})
+            for i in range(n)]
+
+
+def test_failure_inside_the_block_leaves_nothing(tmp_path):
+    root = tmp_path / "store"
+    rows = tiny_rows()
+    vecs = HashingEncoder(16).encode([r.text for r in rows])
+    with pytest.raises(RuntimeError, match="boom"):
+        with SnapshotWriter(root, SNAPSHOT_ID) as w:
+            w.write_collection("docs", get_kind("text").collection_info(3, 0), rows, vecs,
+                               HnswSettings())
+            assert w.path.is_dir()
+            raise RuntimeError("boom")
+    assert list(root.iterdir()) == []
+
+
+def test_leaving_the_block_without_finish_aborts(tmp_path):
+    with SnapshotWriter(tmp_path, SNAPSHOT_ID):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_refuses_an_existing_id(built):
+    root = built.path.parent
+    before = sorted(p.name for p in root.iterdir())
+    with pytest.raises(SnapshotError, match="already exists"):
+        SnapshotWriter(root, built.snapshot_id)
+    assert sorted(p.name for p in root.iterdir()) == before
+
+
+def test_writer_refuses_a_bad_id(tmp_path):
+    with pytest.raises(SnapshotError, match="not a snapshot id"):
+        SnapshotWriter(tmp_path, "../escape")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rows_and_vectors_must_agree(tmp_path):
+    rows = tiny_rows(3)
+    with pytest.raises(SnapshotError, match="3 rows but 2 vectors"):
+        with SnapshotWriter(tmp_path, SNAPSHOT_ID) as w:
+            w.write_collection("docs", get_kind("text").collection_info(3, 0), rows,
+                               np.zeros((2, 16), np.float32), HnswSettings())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_direct_round_trip(tmp_path):
+    rows = tiny_rows(4)
+    enc = HashingEncoder(16)
+    vecs = enc.encode([r.text for r in rows])
+    rejects = [Reject(line=5, id="d9", reason="both 'title' and 'text' are empty")]
+    with SnapshotWriter(tmp_path, SNAPSHOT_ID) as w:
+        w.write_collection("docs", get_kind("text").collection_info(4, 1), rows, vecs,
+                           HnswSettings(), rejects)
+        manifest = w.finish(
+            {"built_at": "2024-01-01T00:00:00Z", "builder_version": "t", "inputs_digest": "x",
+             "sources": [], "model": enc.pin, "hnsw": HnswSettings(),
+             "fusion": {"method": "convex"}}
+        )
+    final: Path = tmp_path / SNAPSHOT_ID
+    assert sorted(p.name for p in tmp_path.iterdir()) == [SNAPSHOT_ID]
+    assert manifest.tables["rejects[docs]"] == 1
+    s = open_snapshot(final, checksums=True)
+    try:
+        coll = s.collection("docs")
+        assert [d["id"] for d in coll.iter_details()] == ["d0", "d1", "d2", "d3"]
+        assert coll.detail("d2") == {"id": "d2", "title": "title 2", "text": "body 2"}
+        got = s.conn.execute(f"SELECT line, id, reason FROM {layout.REJECTS_TABLE}").fetchall()
+        assert [tuple(r) for r in got] == [(5, "d9", "both 'title' and 'text' are empty")]
+        pos, sims = coll.ann.query(vecs[2], 1)
+        assert pos.tolist() == [2]
+    finally:
+        s.close()
