@@ -33,14 +33,14 @@ def convex(
     """alpha * norm(dense) + (1 - alpha) * norm(lexical), in [0, 1].
 
     ``minmax``: each retriever scaled to [0, 1] over the candidates; a missing sub-score counts 0.
-    ``zscore``: each standardised (a missing lexical score counts as the lowest seen), the sum
+    ``zscore``: each standardised (a missing score counts as the lowest that retriever gave), the sum
     then min-max scaled to [0, 1].
     """
     if normalization == "zscore":
         d, lx = zscore(dense), zscore(lexical)
-        floor = min(lx.values(), default=0.0)
+        d_floor, lx_floor = min(d.values(), default=0.0), min(lx.values(), default=0.0)
         keys = set(d) | set(lx)
-        raw = {k: alpha * d.get(k, 0.0) + (1.0 - alpha) * lx.get(k, floor) for k in keys}
+        raw = {k: alpha * d.get(k, d_floor) + (1.0 - alpha) * lx.get(k, lx_floor) for k in keys}
         return minmax(raw)
     d, lx = minmax(dense), minmax(lexical)
     keys = set(d) | set(lx)

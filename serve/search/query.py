@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_LCSC = re.compile(r"(?<![\w])[Cc](\d{1,9})(?![\w.])")
+_LCSC = re.compile(r"(?<![\w])[Cc](\d{1,9})(?![\w]|\.\w)")  # "C25744." at a sentence end too
 _TOKEN = re.compile(r"[\w.+/#-]+", re.UNICODE)
 _PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "K": 1e3,
            "M": 1e6, "G": 1e9, "": 1.0}
@@ -101,6 +101,14 @@ def parse_value(token: str, context: str | None) -> Value | None:
     return Value(token, kind, float(num) * scale)
 
 
+# package families that are also words ("5V to 3.3V", "smd resistor"): a package only with a number
+_WORD_FAMILIES = {"TO", "SMD", "SIP", "ZIP", "SON"}
+
+
+def _bare_word_family(token: str) -> bool:
+    return token in _WORD_FAMILIES
+
+
 def normalise_package(text: str) -> str:
     return text.upper().replace(" ", "")
 
@@ -113,7 +121,7 @@ def parse_query(text: str) -> ParsedQuery:
         parsed.lcsc_ids.append(f"C{int(m.group(1))}")
     for tok in tokens:
         up = tok.upper()
-        if tok in _CHIP_SIZES or _PACKAGE.match(up):
+        if tok in _CHIP_SIZES or (_PACKAGE.match(up) and not _bare_word_family(up)):
             parsed.packages.append(up)
             continue
         v = parse_value(tok.rstrip("."), context)
