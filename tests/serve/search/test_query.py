@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from serve.search.query import Value, normalise_package, parse_query, parse_value
+from serve.search.query import (
+    Value,
+    normalise_package,
+    package_matches,
+    parse_query,
+    parse_value,
+)
 
 # -- LCSC ids ----------------------------------------------------------------------------------
 
@@ -64,6 +70,8 @@ def test_resistor_query_parses_value_and_package_not_an_id() -> None:
         ("1A", None, "current", 1.0),
         ("100mA", None, "current", 0.1),
         ("0.25W", None, "power", 0.25),
+        ("1%", None, "percent", 1.0),  # a tolerance
+        ("±0.5%", None, "percent", 0.5),
     ],
 )
 def test_parse_value(token: str, context: str | None, unit: str, value: float) -> None:
@@ -79,7 +87,6 @@ def test_parse_value(token: str, context: str | None, unit: str, value: float) -
     [
         ("100", None),  # a bare number: pin count, package code...
         ("0402", None),
-        ("1%", None),  # a tolerance is not a value with a unit kind
         ("1m", "resistance"),  # milli- or mega-ohm: ambiguous
         ("V", None),
         ("abc", None),
@@ -96,8 +103,14 @@ def test_not_a_value(token: str, context: str | None) -> None:
         ("10k crystal", [("frequency", 1e4)]),
         ("10u inductor", [("inductance", 10e-6)]),
         ("0603 10uF 25V capacitor", [("capacitance", 10e-6), ("voltage", 25.0)]),
-        ("10k 1% resistor", [("resistance", 1e4)]),  # "1%" yields nothing
-        ("LM358 8 pin", []),  # bare numbers are not values
+        ("10k 1% resistor", [("resistance", 1e4), ("percent", 1.0)]),
+        ("LM358 8 pin", [("count", 8.0)]),  # a pin count
+        ("LM358 8", []),  # bare numbers are not values
+        ("100 ohm 0603 resistor", [("resistance", 100.0)]),  # unit apart from its number
+        ("0.1 ohm shunt", [("resistance", 0.1)]),
+        ("3.3 V LDO 500 mA", [("voltage", 3.3), ("current", 0.5)]),
+        ("22 pF", [("capacitance", 22e-12)]),
+        ("2x5 pin header 2.54mm", [("grid", 2005.0)]),  # rows x columns, not 10 pins
     ],
 )
 def test_values_in_a_query(text: str, values: list[tuple[str, float]]) -> None:
@@ -170,3 +183,50 @@ def test_a_single_word_query_is_an_mpn_candidate(text: str, mpn: str) -> None:
 
 def test_a_very_short_single_word_is_not_an_mpn_candidate() -> None:
     assert parse_query("ab").mpn_candidates == []
+
+
+# -- ratings and package matching ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "attribute", "unit", "number", "weight"),
+    [
+        (Value("25V", "voltage", 25.0), "Allowable voltage", "voltage", 50.0, 0.5),  # a higher rating
+        (Value("25V", "voltage", 25.0), "Allowable voltage", "voltage", 16.0, 0.0),
+        (Value("25V", "voltage", 25.0), "Output voltage", "voltage", 50.0, 0.0),  # not a rating
+        (Value("25V", "voltage", 25.0), "Output voltage", "voltage", 25.0, 1.0),  # equal
+        (Value("25V", "voltage", 25.0), "Allowable voltage", "voltage", 25.0, 1.0),
+        (Value("3A", "current", 3.0), "Rated current", "current", 3.5, 0.5),
+        (Value("3A", "current", 3.0), "Saturation current (isat)", "current", 4.0, 0.0),  # "3A inductor": rated
+        (Value("10k", "resistance", 1e4), "Resistance", "resistance", 2e4, 0.0),  # not rated
+        (Value("10k", "resistance", 1e4), "Resistance", "resistance", 1e4, 1.0),
+        (Value("10k", "resistance", 1e4), "Impedance", "capacitance", 1e4, 0.0),  # other unit
+        (Value("1%", "percent", 1.0), "Tolerance", "percent", 1.0, 1.0),
+        (Value("1%", "percent", 1.0), "Tolerance", "percent", 5.0, 0.0),
+    ],
+)
+def test_value_match_weight(
+    value: Value, attribute: str, unit: str, number: float, weight: float
+) -> None:
+    assert value.match(attribute, unit, number) == weight
+
+
+@pytest.mark.parametrize(
+    ("query", "record", "matches"),
+    [
+        ("0402", "0402", True),
+        ("0402", "0603", False),
+        ("SOT-23", "SOT-23", True),
+        ("SOT-23", "SOT23", True),
+        ("SOT-23", "SOT-23(TO-236)", True),  # an alias in parentheses
+        ("SOT-23", "SOT-23-5", False),  # another pin count
+        ("SOD-123", "SOD-123FL", False),  # another package
+        ("SOP-8", "SOP-8-150mil", True),  # a body width
+        ("3225", "SMD3225-4P", True),  # a crystal size code inside the name
+        ("QFN", "QFN-32-EP(5x5)", True),  # a family without a size
+        ("QFN", "DFN-8", False),
+        ("SOIC-8", "", False),
+    ],
+)
+def test_package_matches(query: str, record: str, matches: bool) -> None:
+    assert package_matches(query, record) is matches
