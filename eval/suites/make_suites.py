@@ -185,6 +185,8 @@ LDO = {
     "subcategory": one_of(
         "Linear Voltage Regulators (LDO)",
         "Voltage Regulators - Linear, Low Drop Out (LDO) Regulators",
+        "Dropout Regulators(LDO)",  # the vendor's other names for the same parts
+        "Low Dropout Regulators(LDO)",
     )
 }
 DCDC = {
@@ -192,7 +194,8 @@ DCDC = {
 }
 LED = {"subcategory": one_of("Light Emitting Diodes (LED)", "LED Indication - Discrete")}
 MOSFET = {"subcategory": one_of("MOSFETs", "MOSFET")}
-BJT = {"subcategory": one_of("Bipolar Transistors - BJT", "Bipolar (BJT)")}
+# the vendor files BJTs under three names; "Transistors (NPN/PNP)" holds plain NPN/PNP BJTs too
+BJT = {"subcategory": one_of("Bipolar Transistors - BJT", "Bipolar (BJT)", "Transistors (NPN/PNP)")}
 SCHOTTKY = {"subcategory": one_of("Schottky Diodes", "Schottky Barrier Diodes (SBD)")}
 ZENER = {"subcategory": eq("Zener Diodes")}
 SWITCHING_DIODE = {"subcategory": one_of("Switching Diode", "Switching Diodes")}
@@ -205,7 +208,8 @@ TVS_ESD = {
         "ESD Protection Devices",
     )
 }
-CRYSTAL = {"subcategory": eq("Crystals")}
+# quartz crystals, whether filed as "Crystals" or as SMD / DIP "Crystal Resonators"
+CRYSTAL = {"subcategory": one_of("Crystals", "SMD Crystal Resonators", "DIP Crystal Resonators")}
 FERRITE = {"subcategory": eq("Ferrite Beads")}
 POWER_L = {"subcategory": eq("Power Inductors")}
 INDUCTOR = {"subcategory": one_of("Power Inductors", "Inductors (SMD)")}

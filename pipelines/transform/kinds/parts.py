@@ -6,6 +6,7 @@ import math
 import re
 from typing import Any
 
+from serve.search.query import parse_value
 from snapfmt.writer import Row
 
 from .base import RecordKind, RejectRecord, optional_str, require_str
@@ -48,7 +49,9 @@ def si_spellings(value: float, unit: str) -> list[str]:
 
 class PartsKind(RecordKind):
     name = "parts"
-    version = 1
+    # 2: display-only attributes that read as one value ("Zener voltage (nom)": "3.3V",
+    #    "Tolerance": "±1%") are numeric attributes too
+    version = 2
     template = (
         "{mfr_part} {manufacturer}. {category}: {subcategory}. {package}. {description}. "
         "{key_attributes}"
@@ -122,6 +125,13 @@ class PartsKind(RecordKind):
                     unit = str(cell.get("unit") or "")
                     numeric_rows.append((attr, key, unit, float(v)))
                     spellings.extend(si_spellings(float(v), unit))
+        for attr, display in sorted(attributes.items()):
+            if attr in numeric or not isinstance(display, str):
+                continue
+            value = parse_value(display.strip(), None)  # the parser that reads queries
+            if value is not None and math.isfinite(value.value):
+                numeric_rows.append((attr, value.unit, value.unit, value.value))
+                spellings.extend(si_spellings(value.value, value.unit))
         tol = attributes.get("Tolerance")
         if isinstance(tol, str):
             spellings.extend(m + "%" for m in re.findall(r"(\d+(?:\.\d+)?)\s*%", tol))
