@@ -35,6 +35,50 @@ def print_table(title: str, figures: dict[str, dict[str, Any]]) -> None:
             f"{f[c]:>12.3f}" if isinstance(f.get(c), float) else f"{'-':>12}" for c in cols))
 
 
+def _fusion(spec: str | None):  # type: ignore[no-untyped-def]
+    """'method=convex,normalization=zscore,alpha=0.5' -> FusionSettings (None: the manifest's)."""
+    if not spec:
+        return None
+    from pydantic import ValidationError
+
+    from snapfmt.manifest import FusionSettings
+
+    try:
+        fields = dict(kv.split("=", 1) for kv in spec.split(","))
+        return FusionSettings.model_validate(fields)
+    except (ValueError, ValidationError) as exc:
+        print(f"error: --fusion {spec!r} is not valid ({exc}); write it as "
+              "'method=convex,normalization=zscore,alpha=0.5' or 'method=rrf,rrf_k=60'",
+              file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+TokenizerOpt = Annotated[
+    str | None,
+    typer.Option("--tokenizer", help="Build with this FTS5 tokenizer instead of the kind's, "
+                 "e.g. 'unicode61' or 'trigram' (recorded in the manifest)"),
+]
+
+
+def _settings(tokenizer: str | None):  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from pipelines.settings import Settings
+
+    try:
+        return Settings(tokenizer=tokenizer)
+    except ValidationError as exc:
+        print(f"error: --tokenizer {tokenizer!r}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+FusionOpt = Annotated[
+    str | None,
+    typer.Option("--fusion", help="Override the snapshot's fusion to measure another, e.g. "
+                 "'method=convex,normalization=minmax,alpha=0.5' or 'method=rrf,rrf_k=60'"),
+]
+
+
 def _write(out: Path | None, data: Any) -> None:
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -48,12 +92,16 @@ def beir(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write figures as JSON")] = None,
     split: Annotated[str, typer.Option(help="qrels split")] = "test",
     root: Annotated[Path, typer.Option(help="Store for the eval snapshot + embedding cache")] = DEFAULT_ROOT,
+    fusion_spec: FusionOpt = None,
+    tokenizer: TokenizerOpt = None,
 ) -> None:
     """nDCG@10, MRR@10, recall@100, hit@1, hit@10, p50/p95 per mode on a BEIR dataset."""
     from .beir import evaluate_beir
 
+    override, settings = _fusion(fusion_spec), _settings(tokenizer)
     try:
-        figures = evaluate_beir(path, root, _encoder(), split=split, log=lambda m: print(m, file=sys.stderr))
+        figures = evaluate_beir(path, root, _encoder(), split=split, fusion=override,
+                                settings=settings, log=lambda m: print(m, file=sys.stderr))
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -74,12 +122,14 @@ def fusion(
     from .beir import fusion_grid
 
     configs = [FusionSettings(method="convex", alpha=a / 10) for a in range(2, 9)]
+    configs += [FusionSettings(method="convex", alpha=a / 10, normalization="zscore") for a in range(3, 8)]
     configs += [FusionSettings(method="rrf", rrf_k=k) for k in (10, 30, 60)]
     rows = fusion_grid(path, root, _encoder(), configs, split=split,
                        log=lambda m: print(m, file=sys.stderr))
-    print(f"\n{'method':<8}{'alpha':>7}{'rrf_k':>7}{'ndcg@10':>10}{'mrr@10':>9}{'recall@100':>12}")
+    print(f"\n{'method':<8}{'norm':>7}{'alpha':>7}{'rrf_k':>7}{'ndcg@10':>10}{'mrr@10':>9}{'recall@100':>12}")
     for cfg, f in rows:
-        print(f"{cfg.method:<8}{cfg.alpha:>7.2f}{cfg.rrf_k:>7d}{f['ndcg@10']:>10.4f}"
+        norm = cfg.normalization if cfg.method == "convex" else "-"
+        print(f"{cfg.method:<8}{norm:>7}{cfg.alpha:>7.2f}{cfg.rrf_k:>7d}{f['ndcg@10']:>10.4f}"
               f"{f['mrr@10']:>9.4f}{f['recall@100']:>12.4f}")
     _write(json_out, [{"fusion": c.model_dump(), **f} for c, f in rows])
 
@@ -90,6 +140,8 @@ def suite(
     suite_path: Annotated[Path, typer.Argument(metavar="SUITE.jsonl")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write figures as JSON")] = None,
     root: Annotated[Path, typer.Option(help="Store for the eval snapshot + embedding cache")] = DEFAULT_ROOT,
+    fusion_spec: FusionOpt = None,
+    tokenizer: TokenizerOpt = None,
 ) -> None:
     """Catalogue suite: hit@k, MRR, nDCG on expected ids and constraint compliance, by kind."""
     from .catalogue import evaluate_suite, open_source_or_snapshot
@@ -97,10 +149,12 @@ def suite(
     if not source.exists():
         print(f"error: {source} does not exist", file=sys.stderr)
         raise typer.Exit(2)
+    override, settings = _fusion(fusion_spec), _settings(tokenizer)
     encoder = _encoder()
-    snap = open_source_or_snapshot(source, root, encoder, log=lambda m: print(m, file=sys.stderr))
+    snap = open_source_or_snapshot(source, root, encoder, settings,
+                                   log=lambda m: print(m, file=sys.stderr))
     try:
-        figures = evaluate_suite(snap, suite_path, encoder)
+        figures = evaluate_suite(snap, suite_path, encoder, fusion=override)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from serve.search.engine import SearchEngine
+from pipelines.settings import Settings
 from snapfmt.manifest import FusionSettings
 from snapfmt.model import Encoder
 from snapfmt.reader import open_snapshot
@@ -41,18 +42,22 @@ def load_beir(path: Path, split: str = "test") -> tuple[dict[str, str], dict[str
 
 
 def evaluate_beir(
-    path: Path, root: Path, encoder: Encoder, *, split: str = "test", log=print  # type: ignore[no-untyped-def]
+    path: Path, root: Path, encoder: Encoder, *, split: str = "test",
+    fusion: FusionSettings | None = None, settings: Settings | None = None,
+    log=print,  # type: ignore[no-untyped-def]
 ) -> dict[str, dict[str, float]]:
+    """Every judged query in every mode; ``fusion`` overrides the manifest's (measurement only)."""
     queries, qrels = load_beir(path, split)
-    snap_dir = build_eval_snapshot(path / "corpus.jsonl", root, "text", "docs", encoder, log=log)
+    snap_dir = build_eval_snapshot(path / "corpus.jsonl", root, "text", "docs", encoder, settings,
+                                   log=log)
     snap = open_snapshot(snap_dir)
     try:
-        engine = SearchEngine(snap, encoder)
+        engine = SearchEngine(snap, encoder, fusion=fusion)
         for qid, text in list(queries.items())[:5]:  # warm-up (not measured)
             run_query(engine, qid, text, "hybrid", k=100)
         out: dict[str, dict[str, float]] = {}
         for mode in MODES:
-            engine = SearchEngine(snap, encoder)  # fresh query cache: every mode pays the encode
+            engine = SearchEngine(snap, encoder, fusion=fusion)  # fresh cache: every mode encodes
             runs = [run_query(engine, qid, text, mode, k=100) for qid, text in queries.items()]
             out[mode] = score_runs(runs, qrels)
         return out

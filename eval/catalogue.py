@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipelines.settings import Settings
 from serve.search.engine import SearchEngine
 from snapfmt import layout
+from snapfmt.manifest import FusionSettings
 from snapfmt.model import Encoder
 from snapfmt.reader import Snapshot, open_snapshot
 
@@ -16,10 +18,14 @@ from .harness import MODES, QueryRun, run_query, score_runs
 from .suite import SuiteQuery, compliance, count_satisfying, load_suite
 
 
-def open_source_or_snapshot(path: Path, root: Path, encoder: Encoder, log=print) -> Snapshot:  # type: ignore[no-untyped-def]
+def open_source_or_snapshot(
+    path: Path, root: Path, encoder: Encoder, settings: Settings | None = None,
+    log=print,  # type: ignore[no-untyped-def]
+) -> Snapshot:
+    """A built snapshot directory as it is, or a parts source built through the pipeline code."""
     if path.is_dir() and (path / layout.MANIFEST).is_file():
         return open_snapshot(path)
-    return open_snapshot(build_eval_snapshot(path, root, "parts", "parts", encoder, log=log))
+    return open_snapshot(build_eval_snapshot(path, root, "parts", "parts", encoder, settings, log=log))
 
 
 def _figures(
@@ -40,7 +46,10 @@ def _figures(
     return out
 
 
-def evaluate_suite(snap: Snapshot, suite_path: Path, encoder: Encoder) -> dict[str, Any]:
+def evaluate_suite(
+    snap: Snapshot, suite_path: Path, encoder: Encoder, fusion: FusionSettings | None = None
+) -> dict[str, Any]:
+    """Every suite query in every mode; ``fusion`` overrides the manifest's (measurement only)."""
     suite = load_suite(suite_path)
     col = snap.collection(None)
     details = {str(d.get("lcsc", d.get("id"))): d for d in col.iter_details()}
@@ -49,7 +58,7 @@ def evaluate_suite(snap: Snapshot, suite_path: Path, encoder: Encoder) -> dict[s
     }
     result: dict[str, Any] = {}
     for mode in MODES:
-        engine = SearchEngine(snap, encoder)
+        engine = SearchEngine(snap, encoder, fusion=fusion)
         runs = [run_query(engine, q.id, q.query, mode, k=100, filters=q.filters) for q in suite]
         fig = _figures(runs, suite, details, satisfiable)
         by_kind: dict[str, Any] = {}

@@ -5,14 +5,16 @@ Settings that change a snapshot's bytes are recorded in its manifest (``build_fi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snapfmt.manifest import FusionSettings, HnswSettings
 
+_TOKENIZER = re.compile(r"^[A-Za-z0-9_.' ]{1,200}$")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SOURCE = REPO_ROOT / "data" / "sample" / "parts-3k.jsonl.gz"
 SAMPLE_SUITE = REPO_ROOT / "eval" / "suites" / "parts-sample.jsonl"
@@ -48,9 +50,24 @@ class Settings(BaseSettings):
     max_reject_rate: float = 0.01
     retention: int = 5
     batch_size: int = 64
+    tokenizer: str | None = Field(
+        default=None,
+        description="FTS5 tokenizer of the collection, e.g. 'unicode61' or 'trigram' "
+        "(default: the record kind's own)",
+    )
     hnsw: HnswSettings = HnswSettings()
     fusion: FusionSettings = FusionSettings()
     gates: GateSettings = Field(default_factory=GateSettings)
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _tokenizer_words(cls, v: str | None) -> str | None:
+        if v is not None and not _TOKENIZER.match(v):
+            raise ValueError(
+                "an FTS5 tokenize argument: words, digits, '_', '.' and single quotes "
+                "(e.g. \"porter unicode61 remove_diacritics 2\" or \"trigram\")"
+            )
+        return v or None
 
     def build_fingerprint(self) -> dict[str, Any]:
         """The settings that change a snapshot's bytes (recorded in the manifest)."""
@@ -58,6 +75,7 @@ class Settings(BaseSettings):
             "kind": self.kind,
             "collection": self.collection,
             "max_reject_rate": self.max_reject_rate,
+            "tokenizer": self.tokenizer,
             "hnsw": self.hnsw.model_dump(),
             "fusion": self.fusion.model_dump(),
         }

@@ -52,6 +52,7 @@ class BuildOptions:
     fusion: FusionSettings = FusionSettings()
     max_reject_rate: float = 0.01
     batch_size: int = 64
+    tokenizer: str | None = None  # None: each record kind's own
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,7 +71,7 @@ class BuildResult:
 def build_options(s: Settings) -> BuildOptions:
     return BuildOptions(
         hnsw=s.hnsw, fusion=s.fusion, max_reject_rate=s.max_reject_rate,
-        batch_size=s.batch_size, settings=s.build_fingerprint(),
+        batch_size=s.batch_size, tokenizer=s.tokenizer, settings=s.build_fingerprint(),
     )
 
 
@@ -93,6 +94,7 @@ def inputs_digest(specs: Sequence[CollectionSpec], options: BuildOptions, model_
         "fusion": options.fusion.model_dump(),
         "max_reject_rate": options.max_reject_rate,
         "model": model_fp,
+        **({"tokenizer": options.tokenizer} if options.tokenizer else {}),
     }
     return sha256_text(json.dumps(payload, sort_keys=True))
 
@@ -156,7 +158,7 @@ def build_snapshot(
                 t0 = time.perf_counter()
                 writer.write_collection(
                     spec.name,
-                    kind.collection_info(len(parsed.rows), len(parsed.rejects)),
+                    kind.collection_info(len(parsed.rows), len(parsed.rejects), options.tokenizer),
                     parsed.rows, vectors, options.hnsw, parsed.rejects,
                 )
                 timings["index_s"] += time.perf_counter() - t0

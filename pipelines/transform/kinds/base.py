@@ -34,7 +34,10 @@ class RecordKind(ABC):
     def to_row(self, raw: Any) -> Row:
         """Validate and normalise one raw record; raise RejectRecord(reason) to reject it."""
 
-    def collection_info(self, records: int, rejects: int) -> CollectionInfo:
+    def collection_info(
+        self, records: int, rejects: int, tokenizer: str | None = None
+    ) -> CollectionInfo:
+        """The manifest's record of this kind; ``tokenizer`` overrides the kind's own."""
         return CollectionInfo(
             kind=self.name,
             kind_version=self.version,
@@ -44,7 +47,7 @@ class RecordKind(ABC):
             summary_fields=list(self.summary_fields),
             records=records,
             rejects=rejects,
-            tokenizer=self.tokenizer,
+            tokenizer=tokenizer or self.tokenizer,
         )
 
 
