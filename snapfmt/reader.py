@@ -16,7 +16,7 @@ import numpy as np
 
 from . import layout
 from .ann import ExactIndex, HnswIndex
-from .errors import StoreError
+from .errors import ManifestError, StoreError
 from .gates import GateReport, read_gate_report
 from .manifest import CollectionInfo, Manifest
 from .verify import verify_snapshot
@@ -37,6 +37,12 @@ class Collection:
     vectors: np.ndarray
     ann: HnswIndex
     exact: ExactIndex
+    fts_columns: tuple[str, ...] = ()  # the FTS5 table's columns, in its own order
+
+    @property
+    def bm25_weights(self) -> str:
+        """bm25() weights in the FTS5 table's column order (the manifest's keys are sorted)."""
+        return ", ".join(str(self.info.lexical_fields[c]) for c in self.fts_columns)
 
     @property
     def count(self) -> int:
@@ -116,11 +122,21 @@ def open_snapshot(snapshot_dir: Path, *, checksums: bool = False) -> Snapshot:
         vectors = np.load(snapshot_dir / layout.vectors_file(name), mmap_mode="r", allow_pickle=False)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         exact = ExactIndex(vectors)
+        fts_columns = tuple(
+            r[1] for r in conn.execute(f"PRAGMA table_info({layout.fts_table(name)})")
+        )
+        if sorted(fts_columns) != sorted(info.lexical_fields):
+            conn.close()
+            raise ManifestError(
+                f"{snapshot_dir}: collection {name!r} has lexical columns {list(fts_columns)} "
+                f"but the manifest weighs {sorted(info.lexical_fields)}",
+                fix="rebuild the snapshot",
+            )
         ann = HnswIndex.load(
             snapshot_dir / layout.ann_file(name), manifest.model.dim, len(vectors), manifest.hnsw,
             exact,
         )
-        collections[name] = Collection(name, info, conn, vectors, ann, exact)
+        collections[name] = Collection(name, info, conn, vectors, ann, exact, fts_columns)
     return Snapshot(snapshot_dir, manifest, conn, collections)
 
 

@@ -213,3 +213,38 @@ def test_writer_direct_round_trip(tmp_path):
         assert pos.tolist() == [2]
     finally:
         s.close()
+
+
+def test_bm25_weights_follow_the_fts_columns_not_the_manifest_key_order(snap):
+    """The manifest stores lexical_fields with sorted keys; bm25() takes weights by column."""
+    coll = snap.collection("parts")
+    kind = get_kind("parts")
+    assert list(coll.fts_columns) == list(kind.lexical_fields)  # the order the writer made
+    assert list(coll.info.lexical_fields) != list(kind.lexical_fields)  # sorted in the manifest
+    assert coll.bm25_weights == ", ".join(str(w) for w in kind.lexical_fields.values())
+
+
+def test_title_weight_lifts_a_title_match_over_an_equal_body_match(tmp_path):
+    """Text kind: title weighs 2, body 1; a doc naming the term in its title ranks first."""
+    rows = [Row(id=i, text=f"{t}. {b}", lexical={"title": t, "text": b}, filters={},
+                summary={"title": t}, detail={"id": i})
+            for i, t, b in (("body", "alpha beta", "gamma zeta"), ("title", "gamma beta", "alpha zeta"))]
+    enc = HashingEncoder(16)
+    with SnapshotWriter(tmp_path, SNAPSHOT_ID) as w:
+        w.write_collection("docs", get_kind("text").collection_info(2, 0), rows,
+                           enc.encode([r.text for r in rows]), HnswSettings())
+        w.finish({"built_at": "2024-01-01T00:00:00Z", "builder_version": "t", "inputs_digest": "x",
+                  "sources": [], "model": enc.pin, "hnsw": HnswSettings(),
+                  "fusion": {"method": "convex"}})
+    s = open_snapshot(tmp_path / SNAPSHOT_ID)
+    try:
+        coll = s.collection("docs")
+        got = s.conn.execute(
+            f"SELECT rowid FROM {coll.fts} WHERE {coll.fts} MATCH 'gamma' "
+            f"ORDER BY bm25({coll.fts}, {coll.bm25_weights})"
+        ).fetchall()
+        ranked = [coll.conn.execute(f"SELECT id FROM {coll.lookup} WHERE pos = ?", (r[0],)).fetchone()[0]
+                  for r in got]
+        assert ranked == ["title", "body"]
+    finally:
+        s.close()

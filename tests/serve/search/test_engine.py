@@ -362,14 +362,13 @@ SAFE = re.compile(r'"[^"]+"( OR "[^"]+")*')
 @pytest.mark.parametrize(
     ("text", "expr"),
     [
-        ('foo" OR bar*', '"foo" OR "bar"'),  # "or" is a stopword
-        ("NEAR(a b)", '"near" OR "b"'),  # "a" too
+        ('foo" OR bar*', '"foo" OR "or" OR "bar"'),  # FTS5 operators become plain terms
+        ("NEAR(a b)", '"near" OR "a" OR "b"'),
         ("10k 0402 Resistor", '"10k" OR "0402" OR "resistor"'),
         ("4.7uF 3.3V", '"4.7uf" OR "3.3v"'),  # dots inside a term stay
         ("resistor Resistor RESISTOR", '"resistor"'),
-        ("resistor for the board", '"resistor" OR "board"'),
-        ("relay no", '"relay" OR "no"'),  # "no" is kept on purpose
-        ("the of and", '"the" OR "of" OR "and"'),  # only stopwords: all kept
+        ("resistor for the board", '"resistor" OR "for" OR "the" OR "board"'),  # stopwords stay
+        ("resistor.", '"resistor"'),  # a full stop ends a sentence, not a term
     ],
 )
 def test_fts_match_expression(text: str, expr: str) -> None:
