@@ -16,7 +16,8 @@ import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate snapsearch retrieval.")
 DEFAULT_ROOT = Path(".cache") / "eval-store"
-COLUMNS = ("ndcg@10", "mrr@10", "recall@100", "hit@1", "hit@10", "compliance", "p50_ms", "p95_ms")
+COLUMNS = ("ndcg@10", "mrr@10", "recall@100", "hit@1", "hit@10", "compliance", "text_compliance",
+           "filter_compliance", "p50_ms", "p95_ms")
 
 
 def _encoder():  # type: ignore[no-untyped-def]
@@ -29,10 +30,11 @@ def _encoder():  # type: ignore[no-untyped-def]
 def print_table(title: str, figures: dict[str, dict[str, Any]]) -> None:
     cols = [c for c in COLUMNS if any(c in f for f in figures.values())]
     print(f"\n{title}")
-    print(f"{'mode':<10}" + "".join(f"{c:>12}" for c in cols))
+    labels = {"text_compliance": "text_compl", "filter_compliance": "filter_compl"}
+    print(f"{'mode':<10}" + "".join(f"{labels.get(c, c):>13}" for c in cols))
     for mode, f in figures.items():
         print(f"{mode:<10}" + "".join(
-            f"{f[c]:>12.3f}" if isinstance(f.get(c), float) else f"{'-':>12}" for c in cols))
+            f"{f[c]:>13.3f}" if isinstance(f.get(c), float) else f"{'-':>13}" for c in cols))
 
 
 def _fusion(spec: str | None):  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from snapfmt.reader import Snapshot, open_snapshot
 
 from .build import build_eval_snapshot
 from .harness import MODES, QueryRun, run_query, score_runs
-from .suite import SuiteQuery, compliance, count_satisfying, load_suite
+from .suite import SuiteQuery, compliance, count_satisfying, filters_satisfied, load_suite
 
 
 def open_source_or_snapshot(
@@ -34,15 +34,22 @@ def _figures(
 ) -> dict[str, Any]:
     gains = {q.id: {e: 1.0 for e in q.expected} for q in suite if q.expected}
     out: dict[str, Any] = dict(score_runs(runs, gains))
-    comp = []
+    comp, text_comp, filter_comp = [], [], []
     for q, r in zip(suite, runs, strict=True):
+        top = [details[i] for i in r.ids[:10] if i in details]
         if q.constraints and satisfiable.get(q.id, 0) > 0:
-            c = compliance([details[i] for i in r.ids[:10] if i in details], q.constraints, satisfiable[q.id])
+            c = compliance(top, q.constraints, satisfiable[q.id])
             if c is not None:
                 comp.append(c)
-    if comp:
-        out["compliance"] = sum(comp) / len(comp)
-        out["compliance_queries"] = len(comp)
+                if not q.filters:
+                    text_comp.append(c)  # asked for in the words alone
+        if q.filters and top:
+            filter_comp.append(sum(filters_satisfied(d, q.filters) for d in top) / len(top))
+    for key, xs in (("compliance", comp), ("text_compliance", text_comp),
+                    ("filter_compliance", filter_comp)):
+        if xs:
+            out[key] = sum(xs) / len(xs)
+            out[f"{key}_queries"] = len(xs)
     return out
 
 

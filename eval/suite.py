@@ -50,6 +50,7 @@ __all__ = [
     "SuiteQuery",
     "compliance",
     "count_satisfying",
+    "filters_satisfied",
     "load_suite",
     "parse_query",
     "record_satisfies",
@@ -367,3 +368,41 @@ def compliance(
         return None
     ok = sum(1 for r in returned[:m] if record_satisfies(r, constraints))
     return ok / m
+
+
+def _numeric_values(record: Mapping[str, Any], attribute: str, key: str) -> list[float]:
+    """The attribute's numbers as the parts kind indexes them: ``attributes_numeric``, or the
+    display string read as one value (``"Zener voltage (nom)": "3.3V"``)."""
+    cell = ((record.get("attributes_numeric") or {}).get(attribute) or {}).get(key)
+    if isinstance(cell, Mapping) and _is_number(cell.get("value")):
+        return [float(cell["value"])]
+    display = (record.get("attributes") or {}).get(attribute)
+    if isinstance(display, str):
+        from serve.search.query import parse_value
+
+        value = parse_value(display.strip(), None)
+        if value is not None and value.unit == key:
+            return [value.value]
+    return []
+
+
+def filters_satisfied(record: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    """Whether a part record (raw parts-file format) meets the search API's hard filters
+    exactly as the engine applies them (strings equal; numeric bounds inclusive)."""
+    for name in _FILTER_STRING_KEYS:
+        if name in filters and filters[name] is not None and record.get(name) != filters[name]:
+            return False
+    stock = record.get("stock") or 0
+    if filters.get("in_stock") is True and not stock > 0:
+        return False
+    if filters.get("in_stock") is False and stock != 0:
+        return False
+    if filters.get("stock_min") is not None and stock < filters["stock_min"]:
+        return False
+    for rng in filters.get("numeric") or []:
+        lo, hi = rng.get("min"), rng.get("max")
+        values = _numeric_values(record, rng["attribute"], rng["key"])
+        if not any((lo is None or v >= lo - abs(lo) * REL_TOL) and (hi is None or v <= hi + abs(hi) * REL_TOL)
+                   for v in values):
+            return False
+    return True

@@ -13,6 +13,7 @@ from eval.suite import (
     SuiteQuery,
     compliance,
     count_satisfying,
+    filters_satisfied,
     load_suite,
     record_satisfies,
 )
@@ -202,6 +203,29 @@ def test_no_constraints_is_satisfied() -> None:
 OK = RESISTOR
 BAD = {**RESISTOR, "package": "0603"}
 C0402 = {"package": {"eq": "0402"}}
+
+
+@pytest.mark.parametrize(
+    ("filters", "ok"),
+    [
+        ({}, True),
+        ({"package": "0402", "library_type": "Basic"}, True),
+        ({"package": "0603"}, False),
+        ({"in_stock": True}, True),
+        ({"in_stock": False}, False),
+        ({"stock_min": 1200}, True),
+        ({"stock_min": 1201}, False),
+        ({"numeric": [{"attribute": "Resistance", "key": "resistance", "min": 9900, "max": 10100}]},
+         True),
+        ({"numeric": [{"attribute": "Resistance", "key": "resistance", "min": 10001}]}, False),
+        ({"numeric": [{"attribute": "Rds(on) @ Vgs, Id", "key": "Rds", "min": 0}]}, False),  # null
+        # a display-only attribute that reads as one value counts, as the parts kind indexes it
+        ({"numeric": [{"attribute": "Tolerance", "key": "percent", "max": 1}]}, True),
+        ({"numeric": [{"attribute": "Tolerance", "key": "percent", "max": 0.5}]}, False),
+    ],
+)
+def test_filters_satisfied_as_the_engine_applies_them(filters: dict[str, Any], ok: bool) -> None:
+    assert filters_satisfied(RESISTOR, filters) is ok
 
 
 def test_compliance_judges_top_m_with_m_from_satisfiable_count() -> None:

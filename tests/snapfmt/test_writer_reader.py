@@ -224,14 +224,16 @@ def test_bm25_weights_follow_the_fts_columns_not_the_manifest_key_order(snap):
     assert coll.bm25_weights == ", ".join(str(w) for w in kind.lexical_fields.values())
 
 
-def test_title_weight_lifts_a_title_match_over_an_equal_body_match(tmp_path):
-    """Text kind: title weighs 2, body 1; a doc naming the term in its title ranks first."""
+def test_a_heavier_title_lifts_a_title_match_over_an_equal_body_match(tmp_path):
+    """Title weighs 5, body 1: the doc naming the term in its title ranks first."""
     rows = [Row(id=i, text=f"{t}. {b}", lexical={"title": t, "text": b}, filters={},
                 summary={"title": t}, detail={"id": i})
             for i, t, b in (("body", "alpha beta", "gamma zeta"), ("title", "gamma beta", "alpha zeta"))]
     enc = HashingEncoder(16)
     with SnapshotWriter(tmp_path, SNAPSHOT_ID) as w:
-        w.write_collection("docs", get_kind("text").collection_info(2, 0), rows,
+        info = get_kind("text").collection_info(2, 0).model_copy(
+            update={"lexical_fields": {"title": 5.0, "text": 1.0}})
+        w.write_collection("docs", info, rows,
                            enc.encode([r.text for r in rows]), HnswSettings())
         w.finish({"built_at": "2024-01-01T00:00:00Z", "builder_version": "t", "inputs_digest": "x",
                   "sources": [], "model": enc.pin, "hnsw": HnswSettings(),
