@@ -123,8 +123,8 @@ def fusion(
 
     from .beir import fusion_grid
 
-    configs = [FusionSettings(method="convex", alpha=a / 10) for a in range(2, 9)]
-    configs += [FusionSettings(method="convex", alpha=a / 10, normalization="zscore") for a in range(3, 8)]
+    configs = [FusionSettings(method="convex", alpha=a / 10, normalization=norm)
+               for norm in ("minmax", "zscore") for a in range(2, 9)]
     configs += [FusionSettings(method="rrf", rrf_k=k) for k in (10, 30, 60)]
     rows = fusion_grid(path, root, _encoder(), configs, split=split,
                        log=lambda m: print(m, file=sys.stderr))

@@ -88,7 +88,7 @@ class SuiteRun:
 
 def run_suite(engine: SearchEngine, suite: Sequence[SuiteQuery], mode: str = "hybrid") -> SuiteRun:
     runs = [
-        run_query(engine, q.id, q.query, mode, k=10, filters=q.filters)  # type: ignore[arg-type]
+        run_query(engine, q.id, q.query, mode, k=100, filters=q.filters)  # type: ignore[arg-type]
         for q in suite
     ]
     gains = {q.id: {e: 1.0 for e in q.expected} for q in suite if q.expected}
