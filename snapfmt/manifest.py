@@ -78,9 +78,9 @@ class HnswSettings(_Model):
 class FusionSettings(_Model):
     """How hybrid search fuses its two retrievers (docs/search.md; chosen in docs/benchmarks.md).
 
-    Default: convex, z-score, alpha 0.5: the best of the fusion grid on SciFact's train split
-    (nDCG@10 0.740 vs 0.738 min-max, 0.717 RRF on test), within 0.001 of min-max on the 25k
-    parts suite, and alpha left at the untuned midpoint.
+    Default: convex over z-scores at the untuned midpoint alpha 0.5: tied best of the fusion
+    grid on SciFact's train split (0.739; min-max 0.739, RRF 0.716-0.724), 0.740 on its test
+    split, within 0.001 of min-max on the 25k parts suite.
     """
 
     method: Literal["convex", "rrf"] = "convex"
