@@ -285,12 +285,23 @@ class SearchEngine:
         if "package" not in col.info.filter_columns:
             return Features([], [], {})
         vocab = self._category_vocabulary(col)
-        words = [w for w in parsed.words if w in vocab]
+        words: list[str] = []
+        q = parsed.words
+        i = 0
+        while i < len(q):
+            if i + 1 < len(q) and q[i] + q[i + 1] in vocab:  # "op amp" is "OpAmps"
+                words.append(q[i] + q[i + 1])
+                i += 2
+                continue
+            if q[i] in vocab:
+                words.append(q[i])
+            i += 1
         return Features(parsed.values[:MAX_FEATURE_VALUES], parsed.packages,
                         {w: vocab[w] for w in words})
 
     def _category_vocabulary(self, col: Collection) -> dict[str, frozenset[str]]:
-        """word -> the subcategories whose category or subcategory name holds it, for words
+        """word -> the subcategories whose category or subcategory name holds it (a word, or two
+        adjacent words run together), for words
         naming at most ``CATEGORY_SHARE`` of the records ("electrolytic", "crystal", "zener";
         not "smd"). Computed once per collection from the data itself."""
         found = self._vocab.get(col.name)
@@ -300,7 +311,9 @@ class SearchEngine:
             for category, subcategory, n in col.conn.execute(
                 f"SELECT category, subcategory, count(*) FROM {col.lookup} GROUP BY 1, 2"
             ):
-                for w in set(category_words(f"{category} {subcategory}")):
+                name = category_words(f"{category} {subcategory}")
+                # each word, and each pair run together: "Op Amps" also names "opamp"
+                for w in set(name) | {a + b for a, b in zip(name, name[1:])}:
                     named.setdefault(w, set()).add(subcategory)
                     records[w] = records.get(w, 0) + int(n)
             found = {w: frozenset(subs) for w, subs in named.items()

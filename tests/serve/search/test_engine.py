@@ -409,3 +409,21 @@ def test_lexical_query_without_words_matches_nothing(engine: SearchEngine) -> No
 
 def test_a_trailing_full_stop_does_not_break_lexical_search(engine: SearchEngine) -> None:
     assert KNOWN_ID in ids(search(engine, f"{KNOWN_ID}.", mode="lexical").hits)
+
+
+# -- category words ----------------------------------------------------------------------------
+
+
+def test_words_run_together_name_a_compound_subcategory(engine: SearchEngine) -> None:
+    """"op amp" names "Precision OpAmps" (the taxonomy writes it as one word)."""
+    hits = search(engine, "op amp", mode="hybrid", limit=5).hits
+
+    assert hits[0].record["subcategory"] == "Precision OpAmps"
+    assert "category Precision OpAmps" in hits[0].reasons
+
+
+def test_a_word_naming_a_third_of_the_records_is_no_category(engine: SearchEngine) -> None:
+    """"resistor" names over 30 % of this store's parts: no tier, the fused score ranks."""
+    hits = search(engine, "resistor", mode="hybrid", limit=10).hits
+
+    assert hits and not any(r.startswith("category") for h in hits for r in h.reasons)
