@@ -93,7 +93,9 @@ def beir(
     path: Annotated[Path, typer.Argument(help="BEIR directory")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write figures as JSON")] = None,
     split: Annotated[str, typer.Option(help="qrels split")] = "test",
-    root: Annotated[Path, typer.Option(help="Store for the eval snapshot + embedding cache")] = DEFAULT_ROOT,
+    root: Annotated[
+        Path, typer.Option(help="Store for the eval snapshot + embedding cache")
+    ] = DEFAULT_ROOT,
     fusion_spec: FusionOpt = None,
     tokenizer: TokenizerOpt = None,
 ) -> None:
@@ -114,8 +116,12 @@ def beir(
 @app.command()
 def fusion(
     path: Annotated[Path, typer.Argument(help="BEIR directory")],
-    split: Annotated[str, typer.Option(help="qrels split to tune on (never the one you report)")] = "train",
-    root: Annotated[Path, typer.Option(help="Store for the eval snapshot + embedding cache")] = DEFAULT_ROOT,
+    split: Annotated[
+        str, typer.Option(help="qrels split to tune on (never the one you report)")
+    ] = "train",
+    root: Annotated[
+        Path, typer.Option(help="Store for the eval snapshot + embedding cache")
+    ] = DEFAULT_ROOT,
     json_out: Annotated[Path | None, typer.Option("--json")] = None,
 ) -> None:
     """Hybrid nDCG@10 for a grid of fusion methods and constants (to choose the default)."""
@@ -141,7 +147,9 @@ def suite(
     source: Annotated[Path, typer.Argument(help="Parts JSONL file or a built snapshot directory")],
     suite_path: Annotated[Path, typer.Argument(metavar="SUITE.jsonl")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write figures as JSON")] = None,
-    root: Annotated[Path, typer.Option(help="Store for the eval snapshot + embedding cache")] = DEFAULT_ROOT,
+    root: Annotated[
+        Path, typer.Option(help="Store for the eval snapshot + embedding cache")
+    ] = DEFAULT_ROOT,
     fusion_spec: FusionOpt = None,
     tokenizer: TokenizerOpt = None,
 ) -> None:
@@ -175,7 +183,9 @@ def suite(
 
 @app.command()
 def bench(
-    source: Annotated[Path, typer.Option(help="Parts JSONL source")] = Path("data/sample/parts-3k.jsonl.gz"),
+    source: Annotated[
+        Path, typer.Option(help="Parts JSONL source")
+    ] = Path("data/sample/parts-3k.jsonl.gz"),
     suite_path: Annotated[Path, typer.Option("--suite")] = Path("eval/suites/parts-sample.jsonl"),
     json_out: Annotated[Path | None, typer.Option("--json")] = None,
 ) -> None:
@@ -190,7 +200,8 @@ def bench(
         r = b[name]
         print(f"{name:<24}{r['total_s']:>9.1f}{r['encode_s']:>10.1f}{r['other_s']:>9.1f}"
               f"{r['reused']:>8d}{r['encoded']:>9d}")
-    print(f"\n{'search (in-process)':<20}{'uncached p50':>14}{'p95':>8}{'cached p50':>12}{'p95':>8}")
+    print(f"\n{'search (in-process)':<20}{'uncached p50':>14}{'p95':>8}"
+          f"{'cached p50':>12}{'p95':>8}")
     for mode, r in out["search"].items():
         print(f"{mode:<20}{r['uncached_p50_ms']:>14.2f}{r['uncached_p95_ms']:>8.2f}"
               f"{r['cached_p50_ms']:>12.2f}{r['cached_p95_ms']:>8.2f}")

@@ -6,8 +6,8 @@ import csv
 import json
 from pathlib import Path
 
-from serve.search.engine import SearchEngine
 from pipelines.settings import Settings
+from serve.search.engine import SearchEngine
 from snapfmt.manifest import FusionSettings
 from snapfmt.model import Encoder
 from snapfmt.reader import open_snapshot
@@ -16,7 +16,9 @@ from .build import build_eval_snapshot
 from .harness import MODES, run_query, score_runs
 
 
-def load_beir(path: Path, split: str = "test") -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+def load_beir(
+    path: Path, split: str = "test"
+) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
     """(queries by id, graded qrels) for the split; only judged queries are returned."""
     corpus, queries_file = path / "corpus.jsonl", path / "queries.jsonl"
     qrels_file = path / "qrels" / f"{split}.tsv"
@@ -66,12 +68,15 @@ def evaluate_beir(
 
 
 def fusion_grid(
-    path: Path, root: Path, encoder: Encoder, configs: list[FusionSettings], *, split: str = "train",
+    path: Path, root: Path, encoder: Encoder, configs: list[FusionSettings], *,
+    split: str = "train",
     log=print,  # type: ignore[no-untyped-def]
 ) -> list[tuple[FusionSettings, dict[str, float]]]:
     """Hybrid figures for each fusion setting on one split (query embeddings computed once)."""
     queries, qrels = load_beir(path, split)
-    snap = open_snapshot(build_eval_snapshot(path / "corpus.jsonl", root, "text", "docs", encoder, log=log))
+    snap = open_snapshot(
+        build_eval_snapshot(path / "corpus.jsonl", root, "text", "docs", encoder, log=log)
+    )
     try:
         engine = SearchEngine(snap, encoder, query_cache=len(queries) + 10)
         out = []

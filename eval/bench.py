@@ -42,7 +42,9 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def _write_records(path: Path, records: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
     return path
 
 
@@ -76,7 +78,9 @@ def bench_build(source: Path, work: Path, encoder: Encoder, log=print) -> dict[s
     rng = random.Random(7)
     changed = rng.sample(range(len(records)), max(1, len(records) // 100))
     for i in changed:
-        records[i] = {**records[i], "description": (records[i].get("description") or "") + " (rev B)"}
+        records[i] = {
+            **records[i], "description": (records[i].get("description") or "") + " (rev B)"
+        }
     edited = _write_records(work / f"changed-{source.name.removesuffix('.gz')}", records)
     log(f"rebuild, {len(changed)} records changed")
     out["rebuild_1pct_changed"] = _build(root, edited, encoder)
@@ -85,7 +89,9 @@ def bench_build(source: Path, work: Path, encoder: Encoder, log=print) -> dict[s
     return out
 
 
-def bench_search(snapshot_dir: Path, suite_path: Path, encoder: Encoder, repeats: int = 3) -> dict[str, Any]:
+def bench_search(
+    snapshot_dir: Path, suite_path: Path, encoder: Encoder, repeats: int = 3
+) -> dict[str, Any]:
     """In-process latency per mode over the suite's queries: uncached (first pass) and cached."""
     snap = open_snapshot(snapshot_dir)
     suite = load_suite(suite_path)
@@ -97,8 +103,10 @@ def bench_search(snapshot_dir: Path, suite_path: Path, encoder: Encoder, repeats
             again = [run_query(engine, q.id, q.query, mode, k=10, filters=q.filters)
                      for _ in range(repeats) for q in suite]
             a, b = score_runs(first, {}), score_runs(again, {})
-            out[mode] = {"uncached_p50_ms": round(a["p50_ms"], 2), "uncached_p95_ms": round(a["p95_ms"], 2),
-                         "cached_p50_ms": round(b["p50_ms"], 2), "cached_p95_ms": round(b["p95_ms"], 2),
+            out[mode] = {"uncached_p50_ms": round(a["p50_ms"], 2),
+                         "uncached_p95_ms": round(a["p95_ms"], 2),
+                         "cached_p50_ms": round(b["p50_ms"], 2),
+                         "cached_p95_ms": round(b["p95_ms"], 2),
                          "queries": len(first)}
     finally:
         snap.close()
@@ -152,11 +160,13 @@ def bench_serve(root: Path, queries: list[str], requests: int = 200) -> dict[str
             lat.sort()
             return {
                 "cold_start_to_ready_s": round(ready_s, 2) if ready_s else None,
-                "rss_ready_mb": round(rss_ready, 1), "rss_after_load_mb": round(_rss_mb(proc.pid), 1),
+                "rss_ready_mb": round(rss_ready, 1),
+                "rss_after_load_mb": round(_rss_mb(proc.pid), 1),
                 "http_hybrid_p50_ms": round(lat[len(lat) // 2], 2),
                 "http_hybrid_p95_ms": round(lat[int(len(lat) * 0.95) - 1], 2),
                 "requests": len(lat),
-                "note": "first pass over the queries is uncached; later passes hit the query-embedding cache",
+                "note": "first pass over the queries is uncached; "
+                        "later passes hit the query-embedding cache",
             }
     finally:
         proc.send_signal(signal.SIGINT)
@@ -170,7 +180,9 @@ def run_bench(source: Path, suite_path: Path, encoder: Encoder, keep: Path | Non
               log=print) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     work = Path(tempfile.mkdtemp(prefix="snapsearch-bench-"))
     try:
-        out: dict[str, Any] = {"source": str(source), "suite": str(suite_path), "cpus": os.cpu_count()}
+        out: dict[str, Any] = {
+            "source": str(source), "suite": str(suite_path), "cpus": os.cpu_count()
+        }
         out["build"] = bench_build(source, work, encoder, log=log)
         snap_dir = Path(out["build"]["cold"]["snapshot"])
         log("gates")

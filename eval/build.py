@@ -12,8 +12,9 @@ from snapfmt.model import Encoder
 
 
 def build_eval_snapshot(
-    source: Path, root: Path, kind: str, collection: str, encoder: Encoder, settings: Settings | None = None,
-    log: "callable" = print,  # type: ignore[valid-type]
+    source: Path, root: Path, kind: str, collection: str, encoder: Encoder,
+    settings: Settings | None = None,
+    log: callable = print,  # type: ignore[valid-type]
 ) -> Path:
     """Fetch ``source`` into ``root`` and build a snapshot of it (reusing an identical one)."""
     s = settings or Settings()
@@ -27,7 +28,9 @@ def build_eval_snapshot(
             return d
     from pipelines.progress import make_progress
 
-    result = build_snapshot(root, specs, encoder, options, log=log, progress=make_progress("encode", log))
+    result = build_snapshot(
+        root, specs, encoder, options, log=log, progress=make_progress("encode", log)
+    )
     log(f"built {result.snapshot_id}: {result.records} records ({result.reused} embeddings reused, "
         f"{result.encoded} encoded in {result.timings['encode_s']:.1f} s)")
     return result.path

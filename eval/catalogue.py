@@ -25,7 +25,9 @@ def open_source_or_snapshot(
     """A built snapshot directory as it is, or a parts source built through the pipeline code."""
     if path.is_dir() and (path / layout.MANIFEST).is_file():
         return open_snapshot(path)
-    return open_snapshot(build_eval_snapshot(path, root, "parts", "parts", encoder, settings, log=log))
+    return open_snapshot(
+        build_eval_snapshot(path, root, "parts", "parts", encoder, settings, log=log)
+    )
 
 
 def _figures(
@@ -71,9 +73,15 @@ def evaluate_suite(
         by_kind: dict[str, Any] = {}
         for kind in sorted({q.kind or "unlabelled" for q in suite}):
             idx = [i for i, q in enumerate(suite) if (q.kind or "unlabelled") == kind]
-            by_kind[kind] = _figures([runs[i] for i in idx], [suite[i] for i in idx], details, satisfiable)
+            by_kind[kind] = _figures(
+                [runs[i] for i in idx], [suite[i] for i in idx], details, satisfiable
+            )
         fig["by_kind"] = by_kind
-        fig["zero_result_queries"] = [q.query for q, r in zip(suite, runs, strict=True) if not r.ids]
-        fig["unsatisfiable_queries"] = [q.query for q in suite if q.constraints and satisfiable[q.id] == 0]
+        fig["zero_result_queries"] = [
+            q.query for q, r in zip(suite, runs, strict=True) if not r.ids
+        ]
+        fig["unsatisfiable_queries"] = [
+            q.query for q in suite if q.constraints and satisfiable[q.id] == 0
+        ]
         result[mode] = fig
     return result

@@ -42,10 +42,14 @@ def run_query(
     t0 = time.perf_counter()
     resp = engine.search(req)
     ms = (time.perf_counter() - t0) * 1000
-    return QueryRun(qid, text, [h.id for h in resp.hits], [h.record for h in resp.hits], ms, resp.match)
+    return QueryRun(
+        qid, text, [h.id for h in resp.hits], [h.record for h in resp.hits], ms, resp.match
+    )
 
 
-def score_runs(runs: Sequence[QueryRun], gains: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+def score_runs(
+    runs: Sequence[QueryRun], gains: Mapping[str, Mapping[str, float]]
+) -> dict[str, float]:
     """nDCG@10, MRR@10, recall@100, hit@1, hit@10 over queries with judgments, plus p50/p95 ms."""
     judged = [r for r in runs if gains.get(r.qid)]
     out: dict[str, float] = {"queries": float(len(judged))}

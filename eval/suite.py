@@ -402,7 +402,8 @@ def filters_satisfied(record: Mapping[str, Any], filters: Mapping[str, Any]) -> 
     for rng in filters.get("numeric") or []:
         lo, hi = rng.get("min"), rng.get("max")
         values = _numeric_values(record, rng["attribute"], rng["key"])
-        if not any((lo is None or v >= lo - abs(lo) * REL_TOL) and (hi is None or v <= hi + abs(hi) * REL_TOL)
+        if not any((lo is None or v >= lo - abs(lo) * REL_TOL)
+                   and (hi is None or v <= hi + abs(hi) * REL_TOL)
                    for v in values):
             return False
     return True

@@ -23,11 +23,14 @@ snapsearch_job = define_asset_job(
 )
 
 nightly = ScheduleDefinition(
-    name="snapsearch_nightly", job=snapsearch_job, cron_schedule="0 2 * * *", execution_timezone="UTC"
+    name="snapsearch_nightly", job=snapsearch_job, cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
 )
 
 
-def build_definitions(store: StoreResource | None = None, encoder: EncoderResource | None = None) -> Definitions:
+def build_definitions(
+    store: StoreResource | None = None, encoder: EncoderResource | None = None
+) -> Definitions:
     return Definitions(
         assets=[raw_records, snapshot, published],
         asset_checks=[snapshot_gates],

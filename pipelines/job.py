@@ -45,7 +45,9 @@ def run_job(
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     try:
         with DagsterInstance.ephemeral() as instance:
-            result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=True)
+            result = job.execute_in_process(
+                instance=instance, run_config=run_config, raise_on_error=True
+            )
             gates = {}
             for ev in result.get_asset_check_evaluations():
                 gates[ev.check_name] = {"passed": ev.passed, "description": ev.description}

@@ -96,7 +96,8 @@ class HnswIndex:
 
     @classmethod
     def load(
-        cls, path: Path, dim: int, count: int, settings: HnswSettings, exact: ExactIndex | None = None
+        cls, path: Path, dim: int, count: int, settings: HnswSettings,
+        exact: ExactIndex | None = None,
     ) -> HnswIndex:
         """Load a saved index; ``exact`` (the same vectors) answers what hnswlib cannot."""
         import hnswlib
@@ -124,7 +125,9 @@ class HnswIndex:
     def _fewer_than_k(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Without an exact twin: the largest k hnswlib can answer (binary search)."""
         lo, hi = 0, k  # lo answers, hi does not
-        best: tuple[np.ndarray, np.ndarray] = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+        best: tuple[np.ndarray, np.ndarray] = (
+            np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        )
         while hi - lo > 1:
             mid = (lo + hi) // 2
             try:

@@ -84,7 +84,9 @@ def list_snapshot_dirs(root: Path) -> list[Path]:
     """Snapshot directories under ``root``, oldest first (ids sort by build time)."""
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and is_snapshot_id(p.name))
+    return sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and is_snapshot_id(p.name)
+    )
 
 
 def raw_dir(root: Path) -> Path:

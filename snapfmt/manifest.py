@@ -131,11 +131,14 @@ def read_manifest(snapshot_dir: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path} is not readable JSON: {exc}", fix="rebuild the snapshot") from exc
+        raise ManifestError(
+            f"{path} is not readable JSON: {exc}", fix="rebuild the snapshot"
+        ) from exc
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version != SCHEMA_VERSION:
         raise ManifestError(
-            f"{path} has schema_version {version!r}; this snapsearch reads version {SCHEMA_VERSION}",
+            f"{path} has schema_version {version!r}; "
+            f"this snapsearch reads version {SCHEMA_VERSION}",
             fix="rebuild the snapshot with this version, or install the snapsearch that built it",
         )
     try:

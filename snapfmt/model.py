@@ -248,5 +248,6 @@ def check_pin(expected: ModelPin, encoder: Encoder, *, where: str) -> None:
         raise ModelMismatchError(
             f"{where}: the installed embedding model does not match the snapshot's pin: "
             + "; ".join(diffs),
-            fix="install the model the snapshot was built with, or rebuild with `snapsearch run --force`",
+            fix="install the model the snapshot was built with, "
+                "or rebuild with `snapsearch run --force`",
         )

@@ -72,7 +72,9 @@ class Collection:
         return out
 
     def pos_of(self, record_id: str) -> int | None:
-        r = self.conn.execute(f"SELECT pos FROM {self.lookup} WHERE id = ?", (record_id,)).fetchone()
+        r = self.conn.execute(
+            f"SELECT pos FROM {self.lookup} WHERE id = ?", (record_id,)
+        ).fetchone()
         return None if r is None else int(r[0])
 
     def detail(self, record_id: str) -> dict[str, Any] | None:
@@ -119,7 +121,9 @@ def open_snapshot(snapshot_dir: Path, *, checksums: bool = False) -> Snapshot:
     conn = connect_readonly(snapshot_dir / layout.SQLITE)
     collections: dict[str, Collection] = {}
     for name, info in manifest.collections.items():
-        vectors = np.load(snapshot_dir / layout.vectors_file(name), mmap_mode="r", allow_pickle=False)
+        vectors = np.load(
+            snapshot_dir / layout.vectors_file(name), mmap_mode="r", allow_pickle=False
+        )
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         exact = ExactIndex(vectors)
         fts_columns = tuple(

@@ -37,6 +37,7 @@ def verify_snapshot(snapshot_dir: Path, *, checksums: bool = True) -> Manifest:
     if problems:
         raise IntegrityError(
             f"snapshot {snapshot_dir} failed verification: " + "; ".join(problems),
-            fix="rebuild it with `snapsearch run --force` (snapshots are immutable: never edit one)",
+            fix="rebuild it with `snapsearch run --force` "
+                "(snapshots are immutable: never edit one)",
         )
     return manifest

@@ -38,7 +38,8 @@ class Row:
     filters: dict[str, Any]  # filter column -> value
     summary: dict[str, Any]  # what a search result shows
     detail: dict[str, Any]  # the full normalised record
-    numeric: list[tuple[str, str, str, float]] = field(default_factory=list)  # (attribute, key, unit, value)
+    # (attribute, key, unit, value)
+    numeric: list[tuple[str, str, str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -108,9 +109,13 @@ class SnapshotWriter:
         hnsw: HnswSettings,
         rejects: Iterable[Reject] = (),
     ) -> None:
-        lookup, fts, numeric = layout.lookup_table(name), layout.fts_table(name), layout.numeric_table(name)
+        lookup, fts, numeric = (
+            layout.lookup_table(name), layout.fts_table(name), layout.numeric_table(name)
+        )
         if len(rows) != vectors.shape[0]:
-            raise SnapshotError(f"collection {name}: {len(rows)} rows but {vectors.shape[0]} vectors")
+            raise SnapshotError(
+                f"collection {name}: {len(rows)} rows but {vectors.shape[0]} vectors"
+            )
         cols = list(info.filter_columns)
         col_defs = "".join(f', "{c}" {_SQL_TYPES[t]}' for c, t in info.filter_columns.items())
         fts_cols = ", ".join(f'"{c}"' for c in info.lexical_fields)
@@ -119,7 +124,8 @@ class SnapshotWriter:
             f"""
             CREATE TABLE {lookup} (pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE{col_defs},
                                    summary TEXT NOT NULL);
-            CREATE VIRTUAL TABLE {fts} USING fts5({fts_cols}, content='', tokenize="{info.tokenizer}");
+            CREATE VIRTUAL TABLE {fts} USING fts5({fts_cols}, content='', """
+            f"""tokenize="{info.tokenizer}");
             CREATE TABLE {numeric} (pos INTEGER NOT NULL, attribute TEXT NOT NULL,
                                     key TEXT NOT NULL, unit TEXT NOT NULL, value REAL NOT NULL);
             """

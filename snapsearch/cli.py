@@ -22,7 +22,10 @@ app = typer.Typer(
 
 RootOpt = Annotated[
     Path | None,
-    typer.Option("--root", envvar="SNAPSEARCH_ROOT", help="Snapshot store root [default: ./snapshots of the repo]"),
+    typer.Option(
+        "--root", envvar="SNAPSEARCH_ROOT",
+        help="Snapshot store root [default: ./snapshots of the repo]",
+    ),
 ]
 
 
@@ -66,9 +69,15 @@ def _guard(fn):  # type: ignore[no-untyped-def]
 @_guard
 def run(
     root: RootOpt = None,
-    source: Annotated[str | None, typer.Option(help="File, directory or http(s) URL [default: bundled sample]")] = None,
-    suite: Annotated[str | None, typer.Option(help="Quality query suite (JSONL), or 'none'")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Build and publish even if inputs are unchanged")] = False,
+    source: Annotated[
+        str | None, typer.Option(help="File, directory or http(s) URL [default: bundled sample]")
+    ] = None,
+    suite: Annotated[
+        str | None, typer.Option(help="Quality query suite (JSONL), or 'none'")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Build and publish even if inputs are unchanged")
+    ] = False,
 ) -> None:
     """Fetch → transform → validate → publish, in-process (the same Dagster job as the schedule)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -135,7 +144,9 @@ def status(
 @app.command()
 @_guard
 def rollback(
-    snapshot_id: Annotated[str | None, typer.Argument(help="Snapshot to point `current` at [default: previous]")] = None,
+    snapshot_id: Annotated[
+        str | None, typer.Argument(help="Snapshot to point `current` at [default: previous]")
+    ] = None,
     root: RootOpt = None,
 ) -> None:
     """Point `current` at `previous` (or at a named retained snapshot), atomically."""
@@ -149,19 +160,30 @@ def rollback(
 @_guard
 def verify(
     snapshot_dir: Annotated[Path, typer.Argument(help="A snapshot directory")],
-    model: Annotated[bool, typer.Option(help="Also check the installed model against the pin")] = True,
+    model: Annotated[
+        bool, typer.Option(help="Also check the installed model against the pin")
+    ] = True,
 ) -> None:
-    """Full check: manifest, every file's size and sha256, and the model pin. Exit 0 only if sound."""
+    # one logical line: typer's rich help keeps a docstring's line breaks
+    (
+        "Full check: manifest, every file's size and sha256, and the model pin. "
+        "Exit 0 only if sound."
+    )
     from snapfmt.verify import verify_snapshot
 
     if not snapshot_dir.is_dir():
-        _fail(f"{snapshot_dir} is not a directory (give a snapshot directory, e.g. snapshots/current)")
+        _fail(
+            f"{snapshot_dir} is not a directory "
+            "(give a snapshot directory, e.g. snapshots/current)"
+        )
     manifest = verify_snapshot(snapshot_dir, checksums=True)
     typer.echo(f"files: {len(manifest.files)} ok (sizes and sha256)")
     if model:
         from snapfmt.model import SentenceTransformerEncoder, check_pin
 
-        check_pin(manifest.model, SentenceTransformerEncoder(), where=f"snapshot {manifest.snapshot_id}")
+        check_pin(
+            manifest.model, SentenceTransformerEncoder(), where=f"snapshot {manifest.snapshot_id}"
+        )
         typer.echo(f"model: {manifest.model.model_id} matches the pin")
     typer.echo(f"ok: {manifest.snapshot_id}")
 
@@ -194,7 +216,9 @@ def query(
     typer.echo(f"{resp.snapshot_id}  mode={resp.mode}  match={resp.match}  {resp.took_ms:.1f} ms")
     for i, h in enumerate(resp.hits, 1):
         r = h.record
-        label = " | ".join(str(r[k]) for k in ("mpn", "package", "description", "title") if r.get(k))
+        label = " | ".join(
+            str(r[k]) for k in ("mpn", "package", "description", "title") if r.get(k)
+        )
         typer.echo(f"{i:3d}. {h.id:<12s} {h.score:.3f}  {label[:110]}")
 
 

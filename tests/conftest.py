@@ -1,4 +1,5 @@
-"""Shared fixtures: small real part files, the fake encoder, snapshots built with the real writer."""
+"""Shared fixtures: small real part files, the fake encoder, snapshots built with the real
+writer."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def sample_records(n: int = 300) -> list[dict]:
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
     return path
 
 

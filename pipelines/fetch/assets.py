@@ -7,7 +7,8 @@ from pipelines.progress import log
 from pipelines.resources import StoreResource
 
 
-@asset(group_name="snapsearch", kinds={"python"}, description="Raw source bytes in the content-addressed cache.")
+@asset(group_name="snapsearch", kinds={"python"},
+       description="Raw source bytes in the content-addressed cache.")
 def raw_records(context: AssetExecutionContext, store: StoreResource) -> RawVersion:
     s = store.settings()
     raw = fetch_source(s.source, s.root, timeout_s=s.fetch_timeout_s, retries=s.fetch_retries)

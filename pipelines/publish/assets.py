@@ -20,13 +20,17 @@ class PublishOutcome:
 
 @asset(group_name="snapsearch", kinds={"python"},
        description="The `current` link: atomically flipped to the validated snapshot.")
-def published(context: AssetExecutionContext, snapshot: SnapshotRef, store: StoreResource) -> PublishOutcome:
+def published(
+    context: AssetExecutionContext, snapshot: SnapshotRef, store: StoreResource
+) -> PublishOutcome:
     s = store.settings()
     if snapshot.unchanged:
         note = f"nothing published: inputs unchanged, current stays {snapshot.snapshot_id}"
         context.log.info(note)
         log.info(note)
-        context.add_output_metadata({"published": False, "current": snapshot.snapshot_id, "note": note})
+        context.add_output_metadata(
+            {"published": False, "current": snapshot.snapshot_id, "note": note}
+        )
         return PublishOutcome(False, snapshot.snapshot_id, None, note)
     event = publish(s.root, snapshot.snapshot_id, retention=s.retention)
     note = f"published {event.to_id} (previous: {event.from_id or 'none'})"

@@ -32,7 +32,8 @@ class SnapshotRef:
 @asset(group_name="snapsearch", kinds={"sqlite", "numpy"},
        description="Immutable snapshot: SQLite tables + FTS5, vectors, hnsw index, manifest.")
 def snapshot(
-    context: AssetExecutionContext, raw_records: RawVersion, store: StoreResource, encoder: EncoderResource
+    context: AssetExecutionContext, raw_records: RawVersion, store: StoreResource,
+    encoder: EncoderResource,
 ) -> SnapshotRef:
     s = store.settings()
     enc = encoder.get()
@@ -54,8 +55,8 @@ def snapshot(
     )
     t = result.timings
     emit(
-        f"transform: built {result.snapshot_id}: {result.records} records, {result.rejects} rejects, "
-        f"embeddings reused {result.reused} / encoded {result.encoded}"
+        f"transform: built {result.snapshot_id}: {result.records} records, "
+        f"{result.rejects} rejects, embeddings reused {result.reused} / encoded {result.encoded}"
     )
     context.add_output_metadata(
         {

@@ -87,7 +87,10 @@ def inputs_digest(specs: Sequence[CollectionSpec], options: BuildOptions, model_
     payload = {
         "format": 1,
         "collections": [
-            {"name": s.name, "kind": s.kind, "kind_version": get_kind(s.kind).version, "raw": s.raw.digest}
+            {
+                "name": s.name, "kind": s.kind, "kind_version": get_kind(s.kind).version,
+                "raw": s.raw.digest,
+            }
             for s in specs
         ],
         "hnsw": options.hnsw.model_dump(),
@@ -153,7 +156,11 @@ def build_snapshot(
                 timings["encode_s"] += stats.encode_seconds
                 log(
                     f"{spec.name}: embeddings reused {stats.reused}, encoded {stats.encoded}"
-                    + (f" ({stats.repeated} texts repeat another record's)" if stats.repeated else "")
+                    + (
+                        f" ({stats.repeated} texts repeat another record's)"
+                        if stats.repeated
+                        else ""
+                    )
                 )
                 t0 = time.perf_counter()
                 writer.write_collection(

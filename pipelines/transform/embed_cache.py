@@ -1,4 +1,5 @@
-"""Embedding cache shared across builds, keyed by (model fingerprint, sha256 of the embedded text)."""
+"""Embedding cache shared across builds, keyed by (model fingerprint, sha256 of the
+embedded text)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,10 @@ class EmbeddingCache:
         uniq = list(dict.fromkeys(shas))
         for i in range(0, len(uniq), 500):
             chunk = uniq[i : i + 500]
-            q = f"SELECT text_sha, vec FROM emb WHERE model = ? AND text_sha IN ({','.join('?' * len(chunk))})"
+            q = (
+                "SELECT text_sha, vec FROM emb WHERE model = ? "
+                f"AND text_sha IN ({','.join('?' * len(chunk))})"
+            )
             for sha, blob in self._db.execute(q, [model, *chunk]):
                 vec = np.frombuffer(blob, dtype=np.float32)
                 if vec.shape[0] == dim:

@@ -46,7 +46,8 @@ def _locate_bad_line(path: Path, name: str) -> tuple[int, str]:
 
 
 def read_json_objects(path: Path, name: str) -> list[Any]:
-    """Parse a JSONL (optionally .gz) raw file with DuckDB; a malformed line fails naming file + line."""
+    """Parse a JSONL (optionally .gz) raw file with DuckDB; a malformed line fails naming file +
+    line."""
     if not (name.endswith(".jsonl") or name.endswith(".jsonl.gz") or name.endswith(".ndjson")):
         raise SourceError(
             f"{name}: unsupported raw format (expected .jsonl or .jsonl.gz)",
@@ -82,12 +83,21 @@ def parse_records(files: list[tuple[Path, str]], kind: RecordKind) -> ParsedSour
             try:
                 row = kind.to_row(raw)
             except RejectRecord as exc:
-                rid = raw.get("lcsc") or raw.get("_id") or raw.get("id") if isinstance(raw, dict) else None
-                rejects.append(Reject(ordinal, str(rid) if rid is not None else None, f"{name}: {exc}"))
+                rid = (
+                    raw.get("lcsc") or raw.get("_id") or raw.get("id")
+                    if isinstance(raw, dict)
+                    else None
+                )
+                rejects.append(
+                    Reject(ordinal, str(rid) if rid is not None else None, f"{name}: {exc}")
+                )
                 continue
             if row.id in seen:
                 rejects.append(
-                    Reject(ordinal, row.id, f"{name}: duplicate id (first seen in record {seen[row.id]})")
+                    Reject(
+                        ordinal, row.id,
+                        f"{name}: duplicate id (first seen in record {seen[row.id]})",
+                    )
                 )
                 continue
             seen[row.id] = ordinal

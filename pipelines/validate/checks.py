@@ -41,7 +41,8 @@ def _metadata(metrics: dict[str, Any]) -> dict[str, Any]:
     description="Integrity, model compatibility, ANN recall, retrieval quality and latency gates.",
 )
 def snapshot_gates(
-    context: AssetCheckExecutionContext, snapshot: SnapshotRef, store: StoreResource, encoder: EncoderResource
+    context: AssetCheckExecutionContext, snapshot: SnapshotRef, store: StoreResource,
+    encoder: EncoderResource,
 ) -> Iterator[AssetCheckResult]:
     s = store.settings()
     report = read_gate_report(snapshot.path) if snapshot.unchanged else None
@@ -58,7 +59,9 @@ def snapshot_gates(
         yield AssetCheckResult(
             check_name=name,
             passed=result.passed,
-            severity=AssetCheckSeverity.ERROR if result.severity == "ERROR" else AssetCheckSeverity.WARN,
+            severity=(
+                AssetCheckSeverity.ERROR if result.severity == "ERROR" else AssetCheckSeverity.WARN
+            ),
             description=result.description,
             metadata=_metadata({"snapshot_id": snapshot.snapshot_id, **result.metrics}),
         )

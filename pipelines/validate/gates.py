@@ -53,7 +53,9 @@ def gate_compatibility(snapshot: Snapshot, encoder: Encoder) -> GateResult:
             f"schema v{snapshot.manifest.schema_version}; installed model reproduces the pin "
             f"({snapshot.manifest.model.model_id}, canary within tolerance)"
         ),
-        metrics={"schema_version": snapshot.manifest.schema_version, "dim": snapshot.manifest.model.dim},
+        metrics={
+            "schema_version": snapshot.manifest.schema_version, "dim": snapshot.manifest.model.dim
+        },
     )
 
 
@@ -67,7 +69,9 @@ def gate_ann_recall(snapshot: Snapshot, *, minimum: float, queries: int) -> Gate
             continue
         idx = np.linspace(0, n - 1, num=min(queries, n)).astype(np.int64)
         rng = np.random.default_rng(12345)
-        q = col.vectors[idx] + rng.normal(0, 0.05, size=(len(idx), col.vectors.shape[1])).astype(np.float32)
+        q = col.vectors[idx] + rng.normal(
+            0, 0.05, size=(len(idx), col.vectors.shape[1])
+        ).astype(np.float32)
         q /= np.linalg.norm(q, axis=1, keepdims=True)
         r = recall_at_k(col.ann, col.exact, q, k=10)
         per[name] = round(r, 4)
@@ -76,7 +80,10 @@ def gate_ann_recall(snapshot: Snapshot, *, minimum: float, queries: int) -> Gate
     return GateResult(
         passed=passed,
         description=f"ANN recall@10 vs exact = {worst:.4f} (minimum {minimum})",
-        metrics={"recall@10": round(worst, 4), "minimum": minimum, **{f"recall@10.{k}": v for k, v in per.items()}},
+        metrics={
+            "recall@10": round(worst, 4), "minimum": minimum,
+            **{f"recall@10.{k}": v for k, v in per.items()},
+        },
     )
 
 
@@ -145,7 +152,9 @@ def gate_quality(
     return GateResult(passed=not problems, description=desc, metrics=metrics)
 
 
-def gate_latency(engine: SearchEngine, suite: Sequence[SuiteQuery], settings: GateSettings) -> GateResult:
+def gate_latency(
+    engine: SearchEngine, suite: Sequence[SuiteQuery], settings: GateSettings
+) -> GateResult:
     """In-process p50/p95 of uncached hybrid searches (each query text seen once)."""
     texts = list(dict.fromkeys(q.query for q in suite))[: settings.latency_queries]
     if not texts:
@@ -161,7 +170,8 @@ def gate_latency(engine: SearchEngine, suite: Sequence[SuiteQuery], settings: Ga
             f"(budgets {settings.latency_p50_ms} / {settings.latency_p95_ms} ms)"
         ),
         metrics={"p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "queries": len(runs),
-                 "budget_p50_ms": settings.latency_p50_ms, "budget_p95_ms": settings.latency_p95_ms},
+                 "budget_p50_ms": settings.latency_p50_ms,
+                 "budget_p95_ms": settings.latency_p95_ms},
     )
 
 
@@ -211,7 +221,9 @@ def run_gates(
                     results["quality"] = GateResult(
                         passed=True, severity="WARN", description="no query suite configured"
                     )
-                results["latency"] = gate_latency(SearchEngine(snapshot, encoder, query_cache=0), suite, settings)
+                results["latency"] = gate_latency(
+                    SearchEngine(snapshot, encoder, query_cache=0), suite, settings
+                )
     finally:
         if snapshot is not None:
             snapshot.close()

@@ -86,9 +86,11 @@ def fts_match_expression(text: str) -> str | None:
     """OR of the query's terms, each quoted (no FTS5 syntax from the user gets through).
 
     Stopwords stay: dropping Lucene's English set made lexical search faster but cost
-    0.004 nDCG@10 on SciFact (0.690 -> 0.686) and 0.003 in hybrid."""
+    0.001 nDCG@10 on SciFact (0.687 -> 0.686) and 0.0035 in hybrid."""
     # dots stay inside a term ("4.7uf"), never at its ends ("resistor." is "resistor")
-    terms = list(dict.fromkeys(t.strip(".").lower() for t in _FTS_TERM.findall(text) if t.strip(".")))
+    terms = list(dict.fromkeys(
+        t.strip(".").lower() for t in _FTS_TERM.findall(text) if t.strip(".")
+    ))
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', "") + '"' for t in terms[:64])
@@ -118,7 +120,9 @@ class SearchEngine:
 
     def embed_query(self, text: str) -> np.ndarray:
         if self.encoder is None:
-            raise RuntimeError("this engine has no encoder: vector and hybrid modes are unavailable")
+            raise RuntimeError(
+                "this engine has no encoder: vector and hybrid modes are unavailable"
+            )
         with self._qlock:
             vec = self._qcache.pop(text, None)
             if vec is not None:
@@ -168,14 +172,18 @@ class SearchEngine:
             params.extend(sp)
         return " AND ".join(clauses), params
 
-    def _positions(self, col: Collection, where: tuple[str, list[Any]], within: Sequence[int] = ()) -> np.ndarray:
+    def _positions(
+        self, col: Collection, where: tuple[str, list[Any]], within: Sequence[int] = ()
+    ) -> np.ndarray:
         """Positions of the rows the filter keeps (only those among ``within`` when given)."""
         sql, params = where
         if within:
             sql = f"pos IN ({','.join(str(int(p)) for p in within)}) AND ({sql})"
         cur = col.conn.cursor()
         cur.row_factory = None  # plain tuples: sqlite3.Row objects cost 1 µs each, 25 ms on 25k
-        rows = cur.execute(f"SELECT pos FROM {col.lookup} WHERE {sql} ORDER BY pos", params).fetchall()
+        rows = cur.execute(
+            f"SELECT pos FROM {col.lookup} WHERE {sql} ORDER BY pos", params
+        ).fetchall()
         return np.array(rows, dtype=np.int64).reshape(-1)
 
     # -- retrievers ----------------------------------------------------------------------
@@ -229,7 +237,8 @@ class SearchEngine:
             # SQLite probed FTS5 once per surviving row (270 ms for in_stock on 25k parts, 3 ms now)
             sql = (
                 f"SELECT {fts}.rowid AS r, -bm25({fts}, {weights}) AS s FROM {fts} CROSS JOIN "
-                f"(SELECT pos FROM {col.lookup} WHERE {where[0]}) AS kept ON kept.pos = {fts}.rowid "
+                f"(SELECT pos FROM {col.lookup} WHERE {where[0]}) AS kept "
+                f"ON kept.pos = {fts}.rowid "
                 f"WHERE {fts} MATCH ?"
             )
             params = [*where[1], expr]
@@ -313,7 +322,7 @@ class SearchEngine:
             ):
                 name = category_words(f"{category} {subcategory}")
                 # each word, and each pair run together: "Op Amps" also names "opamp"
-                for w in set(name) | {a + b for a, b in zip(name, name[1:])}:
+                for w in set(name) | {a + b for a, b in zip(name, name[1:], strict=False)}:
                     named.setdefault(w, set()).add(subcategory)
                     records[w] = records.get(w, 0) + int(n)
             found = {w: frozenset(subs) for w, subs in named.items()
@@ -322,7 +331,8 @@ class SearchEngine:
         return found
 
     def _rating_attributes(self, col: Collection) -> dict[str, list[str]]:
-        """unit -> the collection's attributes that state a rating (computed once per collection)."""
+        """unit -> the collection's attributes that state a rating (computed once per
+        collection)."""
         found = self._ratings.get(col.name)
         if found is None:
             found = {}
@@ -370,10 +380,15 @@ class SearchEngine:
         if where is not None:
             clauses.append(where[0])
             params.extend(where[1])
-        sql = f"SELECT pos FROM {col.lookup} WHERE {' AND '.join(clauses)} ORDER BY stock DESC, pos LIMIT ?"
+        sql = (
+            f"SELECT pos FROM {col.lookup} WHERE {' AND '.join(clauses)} "
+            "ORDER BY stock DESC, pos LIMIT ?"
+        )
         return [int(r[0]) for r in col.conn.execute(sql, [*params, FEATURE_CANDIDATES])]
 
-    def _score_features(self, col: Collection, parsed: ParsedQuery, cands: dict[int, Candidate]) -> int:
+    def _score_features(
+        self, col: Collection, parsed: ParsedQuery, cands: dict[int, Candidate]
+    ) -> int:
         """Rank by the query's features first: score = (features matched + fused) / (n + 1).
 
         A record matching k of the n features scores in [k/(n+1), (k+1)/(n+1)]: every record

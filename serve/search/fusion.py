@@ -28,13 +28,14 @@ def zscore(scores: Mapping[int, float]) -> dict[int, float]:
 
 
 def convex(
-    dense: Mapping[int, float], lexical: Mapping[int, float], alpha: float, normalization: str = "minmax"
+    dense: Mapping[int, float], lexical: Mapping[int, float], alpha: float,
+    normalization: str = "minmax",
 ) -> dict[int, float]:
     """alpha * norm(dense) + (1 - alpha) * norm(lexical), in [0, 1].
 
     ``minmax``: each retriever scaled to [0, 1] over the candidates; a missing sub-score counts 0.
-    ``zscore``: each standardised (a missing score counts as the lowest that retriever gave), the sum
-    then min-max scaled to [0, 1].
+    ``zscore``: each standardised (a missing score counts as the lowest that retriever gave), the
+    sum then min-max scaled to [0, 1].
     """
     if normalization == "zscore":
         d, lx = zscore(dense), zscore(lexical)

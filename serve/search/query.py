@@ -47,15 +47,17 @@ _RATING = re.compile(
     r"drain to source|drain source voltage|continuous drain|collector|rectified",
     re.IGNORECASE,
 )
-_CHIP_SIZES = {"01005", "0201", "0402", "0603", "0805", "1206", "1210", "1812", "2010", "2512", "2220",
-               "2016", "2520", "3225", "5032", "7050"}  # the last five: crystal/oscillator sizes
+# the last five: crystal/oscillator sizes
+_CHIP_SIZES = {"01005", "0201", "0402", "0603", "0805", "1206", "1210", "1812", "2010", "2512",
+               "2220", "2016", "2520", "3225", "5032", "7050"}
 _PACKAGE = re.compile(
     r"^(SOT|SOD|SOIC|SOP|TSSOP|MSOP|SSOP|VSSOP|HTSSOP|ESOP|QFN|DFN|VQFN|WQFN|UQFN|LQFP|TQFP|QFP|"
     r"DIP|PDIP|TO|SMA|SMB|SMC|SMD|BGA|LGA|WSON|SON|USON|UDFN|LGA|SIP|ZIP|HC)(-?\d+[A-Z]*)*(-\d+)?$"
 )
 _CONTEXT_UNITS = {
     "resistor": "resistance", "resistors": "resistance", "resistance": "resistance",
-    "capacitor": "capacitance", "capacitors": "capacitance", "cap": "capacitance", "mlcc": "capacitance",
+    "capacitor": "capacitance", "capacitors": "capacitance", "cap": "capacitance",
+    "mlcc": "capacitance",
     "inductor": "inductance", "inductors": "inductance", "choke": "inductance",
     "crystal": "frequency", "oscillator": "frequency", "xtal": "frequency",
 }

@@ -45,7 +45,10 @@ class Filters(BaseModel):
         return out
 
     def is_empty(self) -> bool:
-        return not self.columns() and self.in_stock is None and self.stock_min is None and not self.numeric
+        return (
+            not self.columns() and self.in_stock is None and self.stock_min is None
+            and not self.numeric
+        )
 
 
 class SearchRequest(BaseModel):

@@ -49,7 +49,9 @@ def test_server_is_ready_on_the_published_snapshot(client, store):
 
 
 def test_parametric_need_finds_the_right_part(client):
-    hits = client.post("/v1/search", json={"query": "10k 0402 resistor 1%", "limit": 5}).json()["hits"]
+    hits = client.post(
+        "/v1/search", json={"query": "10k 0402 resistor 1%", "limit": 5}
+    ).json()["hits"]
     assert hits[0]["record"]["package"] == "0402"
     assert "C25744" in [h["id"] for h in hits]
     assert all(0.0 <= h["score"] <= 1.0 for h in hits)

@@ -1,4 +1,5 @@
-"""The whole Dagster job in-process (fake encoder): publish, unchanged, force, blocked, bad source."""
+"""The whole Dagster job in-process (fake encoder): publish, unchanged, force, blocked, bad
+source."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from pipelines.publish.store import current_id, previous_id, read_publish_log
 from snapfmt import layout
 from snapfmt.errors import GateError, SourceError
 from snapfmt.gates import read_gate_report
-
 
 SUITE = [
     {"query": "C25744", "expected": ["C25744"]},

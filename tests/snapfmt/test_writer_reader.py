@@ -228,7 +228,8 @@ def test_a_heavier_title_lifts_a_title_match_over_an_equal_body_match(tmp_path):
     """Title weighs 5, body 1: the doc naming the term in its title ranks first."""
     rows = [Row(id=i, text=f"{t}. {b}", lexical={"title": t, "text": b}, filters={},
                 summary={"title": t}, detail={"id": i})
-            for i, t, b in (("body", "alpha beta", "gamma zeta"), ("title", "gamma beta", "alpha zeta"))]
+            for i, t, b in (("body", "alpha beta", "gamma zeta"),
+                            ("title", "gamma beta", "alpha zeta"))]
     enc = HashingEncoder(16)
     with SnapshotWriter(tmp_path, SNAPSHOT_ID) as w:
         info = get_kind("text").collection_info(2, 0).model_copy(
@@ -245,7 +246,8 @@ def test_a_heavier_title_lifts_a_title_match_over_an_equal_body_match(tmp_path):
             f"SELECT rowid FROM {coll.fts} WHERE {coll.fts} MATCH 'gamma' "
             f"ORDER BY bm25({coll.fts}, {coll.bm25_weights})"
         ).fetchall()
-        ranked = [coll.conn.execute(f"SELECT id FROM {coll.lookup} WHERE pos = ?", (r[0],)).fetchone()[0]
+        ranked = [coll.conn.execute(f"SELECT id FROM {coll.lookup} WHERE pos = ?",
+                                    (r[0],)).fetchone()[0]
                   for r in got]
         assert ranked == ["title", "body"]
     finally:

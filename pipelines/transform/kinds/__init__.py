@@ -1,4 +1,5 @@
-"""Record-kind registry: built-in kinds plus any registered under entry points ``snapsearch.kinds``."""
+"""Record-kind registry: built-in kinds plus any registered under entry points
+``snapsearch.kinds``."""
 
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ ColumnType = Literal["text", "integer", "real"]
 
 
 class RejectRecord(ValueError):
-    """Raised by ``RecordKind.to_row`` for a record that cannot be indexed; the message is the reason."""
+    """Raised by ``RecordKind.to_row`` for a record that cannot be indexed; the message is the
+    reason."""
 
 
 class RecordKind(ABC):

@@ -25,11 +25,13 @@ _UNIT_SUFFIXES: dict[str, tuple[str, ...]] = {
     "frequency": ("hz",),
     "power": ("w",),
 }
-_PREFIXES = [(1e9, "g"), (1e6, "m"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")]
+_PREFIXES = [(1e9, "g"), (1e6, "m"), (1e3, "k"), (1.0, ""),
+             (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")]
 
 
 def si_spellings(value: float, unit: str) -> list[str]:
-    """Ways a value is typed in a search box: 10000 Ω -> 10k, 10kohm; 1e-7 F -> 100n, 100nf, 0.1u."""
+    """Ways a value is typed in a search box: 10000 Ω -> 10k, 10kohm; 1e-7 F -> 100n, 100nf,
+    0.1u."""
     suffixes = _UNIT_SUFFIXES.get(unit)
     if suffixes is None or not math.isfinite(value) or value <= 0:
         return []
@@ -96,7 +98,9 @@ class PartsKind(RecordKind):
         description = optional_str(raw, "description")
         library_type = optional_str(raw, "library_type") or "Extended"
         if library_type not in _LIBRARY_TYPES:
-            raise RejectRecord(f"library_type {library_type!r} is not one of {sorted(_LIBRARY_TYPES)}")
+            raise RejectRecord(
+                f"library_type {library_type!r} is not one of {sorted(_LIBRARY_TYPES)}"
+            )
         stock = raw.get("stock", 0)
         if stock is None:
             stock = 0

@@ -115,7 +115,9 @@ def test_quality_fails_below_thresholds(built, hash_encoder, tmp_path):
     from eval.suite import load_suite
 
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"id": "x", "query": "ferrite bead", "expected": ["C999999999"]}) + "\n")
+    bad.write_text(
+        json.dumps({"id": "x", "query": "ferrite bead", "expected": ["C999999999"]}) + "\n"
+    )
     result = gate_quality(_engine(built.path, hash_encoder), load_suite(bad), GateSettings())
     assert not result.passed
     assert "hit@1" in result.description
@@ -129,9 +131,12 @@ def test_quality_blocks_a_regression_against_current(tmp_path, hash_encoder, sui
 
     good = build_from(parts_file, tmp_path / "a", hash_encoder)
     worse_records = [r for r in sample_records() if r["lcsc"] != "C6186"]
-    worse = build_from(write_jsonl(tmp_path / "w.jsonl", worse_records), tmp_path / "b", hash_encoder)
+    worse = build_from(
+        write_jsonl(tmp_path / "w.jsonl", worse_records), tmp_path / "b", hash_encoder
+    )
     result = gate_quality(
-        _engine(worse.path, hash_encoder), load_suite(suite), GateSettings(regression_tolerance=0.01),
+        _engine(worse.path, hash_encoder), load_suite(suite),
+        GateSettings(regression_tolerance=0.01),
         baseline=_engine(good.path, hash_encoder),
     )
     assert not result.passed

@@ -191,13 +191,15 @@ def test_a_very_short_single_word_is_not_an_mpn_candidate() -> None:
 @pytest.mark.parametrize(
     ("value", "attribute", "unit", "number", "weight"),
     [
-        (Value("25V", "voltage", 25.0), "Allowable voltage", "voltage", 50.0, 0.5),  # a higher rating
+        # a higher rating
+        (Value("25V", "voltage", 25.0), "Allowable voltage", "voltage", 50.0, 0.5),
         (Value("25V", "voltage", 25.0), "Allowable voltage", "voltage", 16.0, 0.0),
         (Value("25V", "voltage", 25.0), "Output voltage", "voltage", 50.0, 0.0),  # not a rating
         (Value("25V", "voltage", 25.0), "Output voltage", "voltage", 25.0, 1.0),  # equal
         (Value("25V", "voltage", 25.0), "Allowable voltage", "voltage", 25.0, 1.0),
         (Value("3A", "current", 3.0), "Rated current", "current", 3.5, 0.5),
-        (Value("3A", "current", 3.0), "Saturation current (isat)", "current", 4.0, 0.0),  # "3A inductor": rated
+        # "3A inductor": rated
+        (Value("3A", "current", 3.0), "Saturation current (isat)", "current", 4.0, 0.0),
         (Value("10k", "resistance", 1e4), "Resistance", "resistance", 2e4, 0.0),  # not rated
         (Value("10k", "resistance", 1e4), "Resistance", "resistance", 1e4, 1.0),
         (Value("10k", "resistance", 1e4), "Impedance", "capacitance", 1e4, 0.0),  # other unit
