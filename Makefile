@@ -25,6 +25,7 @@ serve: install
 	$(VENV)/bin/snapsearch serve
 
 test: install
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 
 bench: install
