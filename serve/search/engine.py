@@ -2,14 +2,14 @@
 
 Used by the server, by the validate gates and by eval alike: one search path.
 
-Scores (all in [0, 1]):
+Scores (all in [0, 1]; docs/search.md has the full account):
 - ``dense``: cosine similarity of query and record embeddings, clamped at 0.
 - ``lexical``: FTS5 bm25 divided by the best bm25 among this query's lexical hits.
 - ``score`` in vector mode = dense; in lexical mode = lexical; in hybrid mode the fused score
-  (convex: alpha * minmax(dense) + (1 - alpha) * minmax(lexical) over the query's candidates;
-  or rrf / its maximum), scaled by (1 - B) and lifted by soft boosts worth B in all for the
-  package codes and values the query names, so a record matching everything scores 1.
-  Exact LCSC id / MPN matches score 1.0 and come first.
+  (the manifest's fusion: convex over z-scores or min-max, or rrf), then, for parts-like
+  collections, the catalogue features the query names (values, packages, category words):
+  (features matched + 0.25 * fused) / (n + 0.25), so records matching more of what was asked
+  rank first. Exact LCSC id / MPN matches score 1.0 and come first, MPN prefixes 0.9.
 """
 
 from __future__ import annotations
@@ -346,11 +346,10 @@ class SearchEngine:
         return found
 
     def _feature_candidates(
-        self, col: Collection, parsed: ParsedQuery, where: tuple[str, list[Any]] | None
+        self, col: Collection, f: Features, where: tuple[str, list[Any]] | None
     ) -> list[int]:
         """Records that match every value of the query (and, coarsely, its package): recall for
         parametric needs that neither retriever ranks high. Only when the query names a value."""
-        f = self._features(col, parsed)
         values, packages = f.values, f.packages
         if not values:
             return []
@@ -364,10 +363,10 @@ class SearchEngine:
             if rated:
                 cond = f"({cond} OR (value >= ? AND attribute IN ({','.join('?' * len(rated))})))"
                 cp += [lo, *rated]
-            if v.only:
-                names = "|".join(v.only.split("|"))
-                cond += " AND (" + " OR ".join("attribute LIKE ?" for _ in names.split("|")) + ")"
-                cp += [f"%{w}%" for w in names.split("|")]
+            if v.only:  # e.g. "pin|contact|position": the attribute's name holds one of them
+                names = v.only.split("|")
+                cond += " AND (" + " OR ".join("attribute LIKE ?" for _ in names) + ")"
+                cp += [f"%{w}%" for w in names]
             clauses.append(f"pos IN (SELECT pos FROM {col.numeric} WHERE unit = ? AND {cond})")
             params += [v.unit, *cp]
         if packages:  # coarse here (every group of the name appears); exact in _score_features
@@ -386,9 +385,7 @@ class SearchEngine:
         )
         return [int(r[0]) for r in col.conn.execute(sql, [*params, FEATURE_CANDIDATES])]
 
-    def _score_features(
-        self, col: Collection, parsed: ParsedQuery, cands: dict[int, Candidate]
-    ) -> int:
+    def _score_features(self, col: Collection, f: Features, cands: dict[int, Candidate]) -> int:
         """Rank by the query's features first: score = (features matched + fused) / (n + 1).
 
         A record matching k of the n features scores in [k/(n+1), (k+1)/(n+1)]: every record
@@ -396,7 +393,6 @@ class SearchEngine:
         the fused score orders records within a tier. A rating met by a higher value counts
         half (``RATING_MATCH``). Returns n (0: scores stay the fused ones).
         """
-        f = self._features(col, parsed)
         values, packages = f.values, f.packages
         n = len(values) + (1 if packages else 0) + (1 if f.categories else 0)
         if n == 0 or not cands:
@@ -454,12 +450,13 @@ class SearchEngine:
             for p, s in self.dense(col, qvec, pool, where):
                 cands[p] = Candidate(p, dense=max(0.0, s))
         parsed = parse_query(req.query) if req.mode == "hybrid" else None
+        features = self._features(col, parsed) if parsed is not None else None
         exact: list[tuple[int, str]] = []
-        if parsed is not None:
+        if parsed is not None and features is not None:
             exact = self._exact_matches(col, parsed, where)
             for p, why in exact:
                 cands.setdefault(p, Candidate(p)).exact = why
-            for p in self._feature_candidates(col, parsed, where):
+            for p in self._feature_candidates(col, features, where):
                 cands.setdefault(p, Candidate(p))
         if req.mode in ("lexical", "hybrid"):
             # hybrid scores every candidate on both retrievers: bm25 for the others' ones too
@@ -495,8 +492,8 @@ class SearchEngine:
                 fused = fusion.convex(dense, lexical, fcfg.alpha, fcfg.normalization)
             for p, c in cands.items():
                 c.fused = c.score = fused.get(p, 0.0)
-            assert parsed is not None
-            self._score_features(col, parsed, cands)
+            assert features is not None
+            self._score_features(col, features, cands)
             for c in cands.values():
                 if c.exact and c.exact.startswith("exact"):
                     c.score = 1.0
