@@ -310,9 +310,9 @@ class SearchEngine:
 
     def _category_vocabulary(self, col: Collection) -> dict[str, frozenset[str]]:
         """word -> the subcategories whose category or subcategory name holds it (a word, or two
-        adjacent words run together), for words
-        naming at most ``CATEGORY_SHARE`` of the records ("electrolytic", "crystal", "zener";
-        not "smd"). Computed once per collection from the data itself."""
+        adjacent words run together), for words naming at most ``CATEGORY_SHARE`` of the
+        records ("electrolytic", "crystal", "zener"; not "smd"). Computed once per collection
+        from the data itself."""
         found = self._vocab.get(col.name)
         if found is None:
             named: dict[str, set[str]] = {}
@@ -357,7 +357,7 @@ class SearchEngine:
         clauses: list[str] = []
         params: list[Any] = []
         for v in values:
-            lo, hi = v.value - abs(v.value) * 1e-6, v.value + abs(v.value) * 1e-6
+            lo, hi = v.bounds
             cond, cp = "value BETWEEN ? AND ?", [lo, hi]
             rated = ratings.get(v.unit, []) if v.at_least else []
             if rated:
@@ -386,12 +386,14 @@ class SearchEngine:
         return [int(r[0]) for r in col.conn.execute(sql, [*params, FEATURE_CANDIDATES])]
 
     def _score_features(self, col: Collection, f: Features, cands: dict[int, Candidate]) -> int:
-        """Rank by the query's features first: score = (features matched + fused) / (n + 1).
+        """Rank by the query's features first:
+        score = (features matched + FUSED_SHARE * fused) / (n + FUSED_SHARE).
 
-        A record matching k of the n features scores in [k/(n+1), (k+1)/(n+1)]: every record
-        that matches more of what the query names ranks above every one that matches less, and
-        the fused score orders records within a tier. A rating met by a higher value counts
-        half (``RATING_MATCH``). Returns n (0: scores stay the fused ones).
+        A record matching k of the n features scores in [k, k + FUSED_SHARE] / (n + FUSED_SHARE):
+        a record matching more of what the query names ranks above one matching less, and the
+        fused score orders records within a tier. A rating met by a higher value counts half
+        (``RATING_MATCH``); category words count the share of them the record's subcategory
+        holds. Returns n (0: scores stay the fused ones).
         """
         values, packages = f.values, f.packages
         n = len(values) + (1 if packages else 0) + (1 if f.categories else 0)

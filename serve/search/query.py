@@ -41,6 +41,7 @@ _GRID = re.compile(r"^(?P<rows>\d{1,2})[x*×](?P<cols>\d{1,3})p?$", re.IGNORECAS
 _UNIT_WORD = re.compile(r"^[pnuµμmkKMG]?(ω|Ω|ohms?|f|farad|h|henry|vdc|vac|v|amps?|a|hz|w|watt)$",
                         re.IGNORECASE)
 RATING_MATCH = 0.5
+VALUE_TOL = 1e-6  # relative: 10k typed is 10000.0 stored, whatever the float rounding
 RATED_UNITS = frozenset({"voltage", "current", "power"})
 _RATING = re.compile(
     r"allowable|rated|rating|\(max\)|\bmax\b|power|output current|vdss|\(vr\)|ripple|"
@@ -75,15 +76,21 @@ class Value:
         """A rating: a record with a higher rating also matches."""
         return self.unit in RATED_UNITS
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The numbers that count as equal to this value (relative tolerance ``VALUE_TOL``)."""
+        tol = abs(self.value) * VALUE_TOL
+        return self.value - tol, self.value + tol
+
     def match(self, attribute: str, unit: str, value: float) -> float:
         """How well one numeric attribute of a record meets this value: 1 equal, 0.5 a higher
         rating (a 50V capacitor for "25V" does, but the 25V one is what was asked), else 0."""
         if unit != self.unit or (self.only and not re.search(self.only, attribute, re.IGNORECASE)):
             return 0.0
-        tol = abs(self.value) * 1e-6
-        if abs(value - self.value) <= tol:
+        lo, hi = self.bounds
+        if lo <= value <= hi:
             return 1.0
-        if self.at_least and value >= self.value - tol and is_rating(attribute):
+        if self.at_least and value >= lo and is_rating(attribute):
             return RATING_MATCH
         return 0.0
 
@@ -181,10 +188,6 @@ _QUERY_STOPWORDS = frozenset(
 _WORD_FAMILIES = {"TO", "SMD", "SIP", "ZIP", "SON", "HC"}
 
 
-def _bare_word_family(token: str) -> bool:
-    return token in _WORD_FAMILIES
-
-
 def normalise_package(text: str) -> str:
     return text.upper().replace(" ", "")
 
@@ -233,7 +236,7 @@ def parse_query(text: str) -> ParsedQuery:
             skip = False
             continue
         up = tok.upper()
-        if tok in _CHIP_SIZES or (_PACKAGE.match(up) and not _bare_word_family(up)):
+        if tok in _CHIP_SIZES or (_PACKAGE.match(up) and up not in _WORD_FAMILIES):
             parsed.packages.append(up)
             continue
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
