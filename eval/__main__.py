@@ -22,7 +22,7 @@ COLUMNS = ("ndcg@10", "mrr@10", "recall@100", "hit@1", "hit@10", "compliance", "
 
 def _encoder():  # type: ignore[no-untyped-def]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from snapfmt.model import SentenceTransformerEncoder
+    from snapsearch.format.model import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder()
 
@@ -43,7 +43,7 @@ def _fusion(spec: str | None):  # type: ignore[no-untyped-def]
         return None
     from pydantic import ValidationError
 
-    from snapfmt.manifest import FusionSettings
+    from snapsearch.format.manifest import FusionSettings
 
     try:
         fields = dict(kv.split("=", 1) for kv in spec.split(","))
@@ -125,7 +125,7 @@ def fusion(
     json_out: Annotated[Path | None, typer.Option("--json")] = None,
 ) -> None:
     """Hybrid nDCG@10 for a grid of fusion methods and constants (to choose the default)."""
-    from snapfmt.manifest import FusionSettings
+    from snapsearch.format.manifest import FusionSettings
 
     from .beir import fusion_grid
 

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 from pipelines.settings import Settings
-from serve.search.engine import SearchEngine
-from snapfmt.manifest import FusionSettings
-from snapfmt.model import Encoder
-from snapfmt.reader import open_snapshot
+from snapsearch.format.manifest import FusionSettings
+from snapsearch.format.model import Encoder
+from snapsearch.format.reader import open_snapshot
+from snapsearch.search.engine import SearchEngine
 
 from .build import build_eval_snapshot
 from .harness import MODES, run_query, score_runs

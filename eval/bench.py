@@ -27,9 +27,9 @@ from pipelines.publish.store import publish
 from pipelines.settings import Settings
 from pipelines.transform.build import CollectionSpec, build_options, build_snapshot
 from pipelines.validate.gates import run_gates
-from serve.search.engine import SearchEngine
-from snapfmt.model import Encoder
-from snapfmt.reader import open_snapshot
+from snapsearch.format.model import Encoder
+from snapsearch.format.reader import open_snapshot
+from snapsearch.search.engine import SearchEngine
 
 from .harness import MODES, run_query, score_runs
 from .suite import load_suite

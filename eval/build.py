@@ -7,8 +7,8 @@ from pathlib import Path
 from pipelines.fetch import fetch_source
 from pipelines.settings import Settings
 from pipelines.transform.build import CollectionSpec, build_options, build_snapshot, inputs_digest
-from snapfmt import layout
-from snapfmt.model import Encoder
+from snapsearch.format import layout
+from snapsearch.format.model import Encoder
 
 
 def build_eval_snapshot(

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.settings import Settings
-from serve.search.engine import SearchEngine
-from snapfmt import layout
-from snapfmt.manifest import FusionSettings
-from snapfmt.model import Encoder
-from snapfmt.reader import Snapshot, open_snapshot
+from snapsearch.format import layout
+from snapsearch.format.manifest import FusionSettings
+from snapsearch.format.model import Encoder
+from snapsearch.format.reader import Snapshot, open_snapshot
+from snapsearch.search.engine import SearchEngine
 
 from .build import build_eval_snapshot
 from .harness import MODES, QueryRun, run_query, score_runs

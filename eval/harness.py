@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from serve.search.engine import SearchEngine
-from serve.search.types import Filters, Mode, SearchRequest
+from snapsearch.search.engine import SearchEngine
+from snapsearch.search.types import Filters, Mode, SearchRequest
 
 from .metrics import hit_at_k, mrr_at_k, ndcg_at_k, percentile, recall_at_k
 

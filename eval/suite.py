@@ -378,7 +378,7 @@ def _numeric_values(record: Mapping[str, Any], attribute: str, key: str) -> list
         return [float(cell["value"])]
     display = (record.get("attributes") or {}).get(attribute)
     if isinstance(display, str):
-        from serve.search.query import parse_value
+        from snapsearch.kinds.parts.query import parse_value
 
         value = parse_value(display.strip(), None)
         if value is not None and value.unit == key:

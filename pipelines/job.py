@@ -12,7 +12,7 @@ from dagster._core.errors import DagsterAssetCheckFailedError
 
 from pipelines.definitions import JOB_NAME, build_definitions
 from pipelines.resources import EncoderResource, StoreResource
-from snapfmt.errors import GateError, SnapshotError
+from snapsearch.format.errors import GateError, SnapshotError
 
 
 class JobFailed(SnapshotError):
@@ -72,8 +72,8 @@ def run_job(
 
 def _gate_failure(root: Path) -> GateError:
     """A blocking check failed: name the snapshot and its failed gates from its gate report."""
-    from snapfmt import layout
-    from snapfmt.gates import read_gate_report
+    from snapsearch.format import layout
+    from snapsearch.format.gates import read_gate_report
 
     dirs = layout.list_snapshot_dirs(root)
     report = read_gate_report(dirs[-1]) if dirs else None

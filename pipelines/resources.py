@@ -8,7 +8,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 
 from pipelines.settings import Settings
-from snapfmt.model import Encoder, HashingEncoder, SentenceTransformerEncoder
+from snapsearch.format.model import Encoder, HashingEncoder, SentenceTransformerEncoder
 
 
 class StoreResource(ConfigurableResource):  # type: ignore[type-arg]

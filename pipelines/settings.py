@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from snapfmt.manifest import FusionSettings, HnswSettings
+from snapsearch.format.manifest import FusionSettings, HnswSettings
 
 _TOKENIZER = re.compile(r"^[A-Za-z0-9_.' ]{1,200}$")
 REPO_ROOT = Path(__file__).resolve().parent.parent

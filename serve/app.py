@@ -32,11 +32,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serve.search.engine import FilterNotSupported, SearchEngine, UnknownCollection
-from serve.search.types import SearchRequest
-from snapfmt.errors import SnapshotError
-from snapfmt.model import CANARY_TEXT, Encoder, check_pin
-from snapfmt.reader import Snapshot, open_snapshot, resolve_current
+from snapsearch.format.errors import SnapshotError
+from snapsearch.format.model import CANARY_TEXT, Encoder, check_pin
+from snapsearch.format.reader import Snapshot, open_snapshot, resolve_current
+from snapsearch.search.engine import FilterNotSupported, SearchEngine, UnknownCollection
+from snapsearch.search.types import SearchRequest
 
 from .errors import MAX_BODY_BYTES, ApiError, exception_handlers, invalid_request, not_ready
 from .logging import SERVE_LOGGER, access_log
@@ -52,7 +52,7 @@ _EQUALITY_FILTERS = ("category", "subcategory", "package", "library_type", "manu
 
 def default_encoder_factory() -> Encoder:
     """The real model; torch and sentence-transformers are imported only here (~6 s)."""
-    from snapfmt.model import SentenceTransformerEncoder
+    from snapsearch.format.model import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder()
 

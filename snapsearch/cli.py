@@ -50,7 +50,7 @@ def _guard(fn):  # type: ignore[no-untyped-def]
     def wrapper(*a, **kw):  # type: ignore[no-untyped-def]
         from pydantic import ValidationError
 
-        from snapfmt.errors import SnapshotError
+        from snapsearch.format.errors import SnapshotError
 
         try:
             return fn(*a, **kw)
@@ -169,7 +169,7 @@ def verify(
         "Full check: manifest, every file's size and sha256, and the model pin. "
         "Exit 0 only if sound."
     )
-    from snapfmt.verify import verify_snapshot
+    from snapsearch.format.verify import verify_snapshot
 
     if not snapshot_dir.is_dir():
         _fail(
@@ -179,7 +179,7 @@ def verify(
     manifest = verify_snapshot(snapshot_dir, checksums=True)
     typer.echo(f"files: {len(manifest.files)} ok (sizes and sha256)")
     if model:
-        from snapfmt.model import SentenceTransformerEncoder, check_pin
+        from snapsearch.format.model import SentenceTransformerEncoder, check_pin
 
         check_pin(
             manifest.model, SentenceTransformerEncoder(), where=f"snapshot {manifest.snapshot_id}"
@@ -199,10 +199,10 @@ def query(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search the `current` snapshot in-process (no server needed)."""
-    from serve.search.engine import SearchEngine
-    from serve.search.types import SearchRequest
-    from snapfmt.model import SentenceTransformerEncoder, check_pin
-    from snapfmt.reader import open_snapshot, resolve_current
+    from snapsearch.format.model import SentenceTransformerEncoder, check_pin
+    from snapsearch.format.reader import open_snapshot, resolve_current
+    from snapsearch.search.engine import SearchEngine
+    from snapsearch.search.types import SearchRequest
 
     snap = open_snapshot(resolve_current(_root(root)))
     encoder = SentenceTransformerEncoder() if mode != "lexical" else None

@@ -1,6 +1,6 @@
 """Content-addressed raw cache and the append-only fetch manifest.
 
-Layout (names from ``snapfmt.layout``)::
+Layout (names from ``snapsearch.format.layout``)::
 
     <root>/_raw/objects/<sha256>     raw bytes, written once, never rewritten (read-only)
     <root>/_raw/fetch-manifest.jsonl one JSON line per new raw version, oldest first
@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from snapfmt import layout
-from snapfmt.errors import StoreError
-from snapfmt.hashing import fsync_dir
+from snapsearch.format import layout
+from snapsearch.format.errors import StoreError
+from snapsearch.format.hashing import fsync_dir
 
 CHUNK = 1 << 20
 OBJECTS_DIR = "objects"

@@ -25,8 +25,8 @@ from pipelines.fetch.cache import (
     object_path,
     store_stream,
 )
-from snapfmt.errors import SourceError, StoreError
-from snapfmt.hashing import sha256_file, sha256_text
+from snapsearch.format.errors import SourceError, StoreError
+from snapsearch.format.hashing import sha256_file, sha256_text
 
 DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".csv")
 HTTP_SCHEMES = ("http", "https")

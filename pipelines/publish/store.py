@@ -1,6 +1,6 @@
 """The store's moving parts: the ``current``/``previous`` links, the publish log, the lock.
 
-Plain functions, no dagster. Every name comes from ``snapfmt.layout``.
+Plain functions, no dagster. Every name comes from ``snapsearch.format.layout``.
 
 - A link flip is atomic: a temp symlink is made next to the link and ``os.replace``d over it,
   then the directory is fsynced. Publish moves ``previous`` first and ``current`` last, so a
@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from snapfmt import layout
-from snapfmt.errors import GateError, ManifestError, StoreError
-from snapfmt.gates import GateReport, read_gate_report
-from snapfmt.hashing import fsync_dir
-from snapfmt.manifest import read_manifest
+from snapsearch.format import layout
+from snapsearch.format.errors import GateError, ManifestError, StoreError
+from snapsearch.format.gates import GateReport, read_gate_report
+from snapsearch.format.hashing import fsync_dir
+from snapsearch.format.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 

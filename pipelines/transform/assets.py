@@ -15,7 +15,7 @@ from pipelines.transform.build import (
     current_inputs_digest,
     inputs_digest,
 )
-from snapfmt import layout
+from snapsearch.format import layout
 
 
 @dataclass(frozen=True)

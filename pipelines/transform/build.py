@@ -12,15 +12,21 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipelines.settings import Settings
-from snapfmt import layout
-from snapfmt.errors import SnapshotError
-from snapfmt.hashing import sha256_text
-from snapfmt.manifest import FusionSettings, HnswSettings, Manifest, SourceEntry, read_manifest
-from snapfmt.model import Encoder
-from snapfmt.writer import SnapshotWriter
+from snapsearch.format import layout
+from snapsearch.format.errors import SnapshotError
+from snapsearch.format.hashing import sha256_text
+from snapsearch.format.manifest import (
+    FusionSettings,
+    HnswSettings,
+    Manifest,
+    SourceEntry,
+    read_manifest,
+)
+from snapsearch.format.model import Encoder
+from snapsearch.format.writer import SnapshotWriter
+from snapsearch.kinds import get_kind
 
 from .embed_cache import EmbeddingCache, embed_with_cache
-from .kinds import get_kind
 from .records import check_reject_rate, parse_records
 
 Log = Callable[[str], None]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from snapfmt import layout
-from snapfmt.hashing import sha256_text
-from snapfmt.model import Encoder, Progress
+from snapsearch.format import layout
+from snapsearch.format.hashing import sha256_text
+from snapsearch.format.model import Encoder, Progress
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ from typing import Any
 
 import duckdb
 
-from snapfmt.errors import SourceError
-from snapfmt.writer import Reject, Row
-
-from .kinds import RecordKind, RejectRecord
+from snapsearch.format.errors import SourceError
+from snapsearch.format.writer import Reject, Row
+from snapsearch.kinds import RecordKind, RejectRecord
 
 
 class RejectRateError(SourceError):

@@ -17,8 +17,8 @@ from pipelines.progress import log
 from pipelines.resources import EncoderResource, StoreResource
 from pipelines.transform.assets import SnapshotRef
 from pipelines.validate.gates import GATE_NAMES, run_gates
-from snapfmt import layout
-from snapfmt.gates import read_gate_report
+from snapsearch.format import layout
+from snapsearch.format.gates import read_gate_report
 
 
 def _metadata(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -16,15 +16,15 @@ import numpy as np
 from eval.harness import QueryRun, run_query, score_runs
 from eval.suite import SuiteQuery, load_suite
 from pipelines.settings import GateSettings
-from serve.search.engine import SearchEngine
-from snapfmt import layout
-from snapfmt.ann import recall_at_k
-from snapfmt.errors import SnapshotError
-from snapfmt.gates import GateReport, GateResult, write_gate_report
-from snapfmt.hashing import sha256_file
-from snapfmt.model import Encoder, check_pin
-from snapfmt.reader import Snapshot, open_snapshot
-from snapfmt.verify import verify_snapshot
+from snapsearch.format import layout
+from snapsearch.format.ann import recall_at_k
+from snapsearch.format.errors import SnapshotError
+from snapsearch.format.gates import GateReport, GateResult, write_gate_report
+from snapsearch.format.hashing import sha256_file
+from snapsearch.format.model import Encoder, check_pin
+from snapsearch.format.reader import Snapshot, open_snapshot
+from snapsearch.format.verify import verify_snapshot
+from snapsearch.search.engine import SearchEngine
 
 GATE_NAMES = ("integrity", "compatibility", "ann_recall", "quality", "latency")
 

@@ -10,9 +10,9 @@ import pytest
 
 from pipelines.job import run_job
 from pipelines.publish.store import current_id, previous_id, read_publish_log
-from snapfmt import layout
-from snapfmt.errors import GateError, SourceError
-from snapfmt.gates import read_gate_report
+from snapsearch.format import layout
+from snapsearch.format.errors import GateError, SourceError
+from snapsearch.format.gates import read_gate_report
 
 SUITE = [
     {"query": "C25744", "expected": ["C25744"]},

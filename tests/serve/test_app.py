@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from serve.app import SnapshotHolder
-from snapfmt import layout
-from snapfmt.errors import IntegrityError, ModelMismatchError, StoreError
+from snapsearch.format import layout
+from snapsearch.format.errors import IntegrityError, ModelMismatchError, StoreError
 
 KNOWN_ID = "C25744"  # in every test snapshot (see conftest)
 Build = Callable[..., str]

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from serve.app import SnapshotHolder
 from serve.errors import MAX_BODY_BYTES
-from serve.search.engine import FilterNotSupported
+from snapsearch.search.engine import FilterNotSupported
 
 ERROR_KEYS = {"code", "message", "field", "request_id"}
 

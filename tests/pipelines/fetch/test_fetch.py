@@ -13,9 +13,9 @@ import pytest
 
 from pipelines.fetch import RawVersion, fetch_source, read_fetch_manifest
 from pipelines.fetch.cache import fetch_manifest_path, objects_dir
-from snapfmt import layout
-from snapfmt.errors import SourceError
-from snapfmt.hashing import sha256_bytes
+from snapsearch.format import layout
+from snapsearch.format.errors import SourceError
+from snapsearch.format.hashing import sha256_bytes
 
 URL = "https://data.example.test/exports/parts-3k.jsonl.gz"
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

@@ -26,10 +26,10 @@ from pipelines.publish.store import (
     rollback,
     store_status,
 )
-from snapfmt import layout
-from snapfmt.errors import GateError, StoreError
-from snapfmt.gates import GateReport, GateResult, write_gate_report
-from snapfmt.hashing import sha256_file
+from snapsearch.format import layout
+from snapsearch.format.errors import GateError, StoreError
+from snapsearch.format.gates import GateReport, GateResult, write_gate_report
+from snapsearch.format.hashing import sha256_file
 
 T0 = datetime(2026, 11, 22, 19, 8, 12, tzinfo=UTC)
 A = "20261120T100000000000Z-aaaaaaaa"

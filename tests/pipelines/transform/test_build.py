@@ -23,15 +23,15 @@ from pipelines.transform.build import (
     current_inputs_digest,
     inputs_digest,
 )
-from pipelines.transform.kinds import get_kind
 from pipelines.transform.records import RejectRateError
-from snapfmt import layout
-from snapfmt.ann import HnswIndex
-from snapfmt.errors import SnapshotError
-from snapfmt.hashing import sha256_file
-from snapfmt.manifest import HnswSettings, ModelPin
-from snapfmt.model import HashingEncoder, Progress
-from snapfmt.reader import open_snapshot
+from snapsearch.format import layout
+from snapsearch.format.ann import HnswIndex
+from snapsearch.format.errors import SnapshotError
+from snapsearch.format.hashing import sha256_file
+from snapsearch.format.manifest import HnswSettings, ModelPin
+from snapsearch.format.model import HashingEncoder, Progress
+from snapsearch.format.reader import open_snapshot
+from snapsearch.kinds import get_kind
 from tests.conftest import build_from, sample_records, write_jsonl
 
 SEALED = ("records.sqlite", "vectors_parts.npy", "ann_parts.hnsw")

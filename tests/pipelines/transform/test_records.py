@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.transform.kinds import get_kind
 from pipelines.transform.records import (
     ParsedSource,
     RejectRateError,
@@ -17,7 +16,8 @@ from pipelines.transform.records import (
     parse_records,
     read_json_objects,
 )
-from snapfmt.errors import SourceError
+from snapsearch.format.errors import SourceError
+from snapsearch.kinds import get_kind
 from tests.conftest import sample_records, write_jsonl
 
 PARTS = get_kind("parts")

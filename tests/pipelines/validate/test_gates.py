@@ -17,12 +17,12 @@ from pipelines.validate.gates import (
     gate_quality,
     run_gates,
 )
-from serve.search.engine import SearchEngine
-from snapfmt import layout
-from snapfmt.ann import HnswIndex
-from snapfmt.gates import read_gate_report
-from snapfmt.model import HashingEncoder
-from snapfmt.reader import open_snapshot
+from snapsearch.format import layout
+from snapsearch.format.ann import HnswIndex
+from snapsearch.format.gates import read_gate_report
+from snapsearch.format.model import HashingEncoder
+from snapsearch.format.reader import open_snapshot
+from snapsearch.search.engine import SearchEngine
 from tests.conftest import build_from
 
 SUITE_LINES = [
@@ -88,7 +88,7 @@ def test_ann_recall_fails_for_a_degraded_index(built):
     try:
         col = snap.collection("parts")
         # a deliberately bad graph: tiny M and ef -> the gate must notice
-        from snapfmt.manifest import HnswSettings
+        from snapsearch.format.manifest import HnswSettings
 
         col.ann = HnswIndex.build(col.vectors, HnswSettings(M=2, ef_construction=2, ef_search=1))
         result = gate_ann_recall(snap, minimum=0.999, queries=100)

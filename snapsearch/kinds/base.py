@@ -11,8 +11,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal
 
-from snapfmt.manifest import CollectionInfo
-from snapfmt.writer import Row
+from snapsearch.format.manifest import CollectionInfo
+from snapsearch.format.writer import Row
 
 ColumnType = Literal["text", "integer", "real"]
 

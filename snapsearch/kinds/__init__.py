@@ -6,8 +6,8 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from .base import RecordKind, RejectRecord
-from .parts import PartsKind
-from .text import TextKind
+from .parts.kind import PartsKind
+from .text.kind import TextKind
 
 _BUILTIN: dict[str, type[RecordKind]] = {"parts": PartsKind, "text": TextKind}
 

@@ -6,10 +6,9 @@ import math
 import re
 from typing import Any
 
-from serve.search.query import parse_value
-from snapfmt.writer import Row
-
-from .base import RecordKind, RejectRecord, optional_str, require_str
+from snapsearch.format.writer import Row
+from snapsearch.kinds.base import RecordKind, RejectRecord, optional_str, require_str
+from snapsearch.kinds.parts.query import parse_value
 
 _LCSC = re.compile(r"^C\d+$")
 _LIBRARY_TYPES = {"Basic", "Preferred", "Extended"}

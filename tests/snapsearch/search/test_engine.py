@@ -13,17 +13,17 @@ import pytest
 
 from pipelines.fetch import fetch_source
 from pipelines.transform.build import BuildOptions, CollectionSpec, build_snapshot
-from serve.search.engine import (
+from snapsearch.format.manifest import FusionSettings
+from snapsearch.format.model import HashingEncoder
+from snapsearch.format.reader import open_snapshot
+from snapsearch.kinds.parts.query import normalise_package
+from snapsearch.search.engine import (
     FilterNotSupported,
     SearchEngine,
     UnknownCollection,
     fts_match_expression,
 )
-from serve.search.query import normalise_package
-from serve.search.types import Filters, Hit, NumericRange, SearchRequest, SearchResponse
-from snapfmt.manifest import FusionSettings
-from snapfmt.model import HashingEncoder
-from snapfmt.reader import open_snapshot
+from snapsearch.search.types import Filters, Hit, NumericRange, SearchRequest, SearchResponse
 
 KNOWN_ID = "C25744"  # 10k 0402 1% thick film resistor, Basic, in stock (tests/serve/conftest.py)
 MODES = ["vector", "lexical", "hybrid"]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from snapfmt.writer import Row
-
-from .base import RecordKind, RejectRecord, optional_str
+from snapsearch.format.writer import Row
+from snapsearch.kinds.base import RecordKind, RejectRecord, optional_str
 
 
 class TextKind(RecordKind):

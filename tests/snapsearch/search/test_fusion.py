@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
-from serve.search.fusion import convex, minmax, rrf, zscore
+from snapsearch.search.fusion import convex, minmax, rrf, zscore
 
 DENSE = {1: 0.91, 2: 0.40, 3: 0.75, 4: 0.10, 5: 0.55}
 LEXICAL = {1: 2.0, 2: 14.5, 3: 7.25, 4: 11.0, 5: 0.5}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serve.search.query import (
+from snapsearch.kinds.parts.query import (
     Value,
     normalise_package,
     package_matches,

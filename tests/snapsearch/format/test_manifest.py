@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from snapfmt import layout
-from snapfmt.errors import ManifestError
-from snapfmt.manifest import (
+from snapsearch.format import layout
+from snapsearch.format.errors import ManifestError
+from snapsearch.format.manifest import (
     SCHEMA_VERSION,
     CollectionInfo,
     FileEntry,
@@ -19,7 +19,7 @@ from snapfmt.manifest import (
     SourceEntry,
     read_manifest,
 )
-from snapfmt.model import HashingEncoder
+from snapsearch.format.model import HashingEncoder
 
 SNAPSHOT_ID = "20240101T000000000000Z-deadbeef"
 

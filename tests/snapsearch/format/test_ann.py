@@ -7,8 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from snapfmt.ann import AnnIndex, ExactIndex, HnswIndex, exact_topk, recall_at_k
-from snapfmt.manifest import HnswSettings
+from snapsearch.format.ann import AnnIndex, ExactIndex, HnswIndex, exact_topk, recall_at_k
+from snapsearch.format.manifest import HnswSettings
 
 DIM = 32
 SETTINGS = HnswSettings()

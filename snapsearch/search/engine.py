@@ -25,13 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from snapfmt.ann import exact_topk
-from snapfmt.manifest import FusionSettings
-from snapfmt.model import Encoder
-from snapfmt.reader import Collection, Snapshot
-
-from . import fusion
-from .query import (
+from snapsearch.format.ann import exact_topk
+from snapsearch.format.manifest import FusionSettings
+from snapsearch.format.model import Encoder
+from snapsearch.format.reader import Collection, Snapshot
+from snapsearch.kinds.parts.query import (
     RATED_UNITS,
     ParsedQuery,
     Value,
@@ -41,6 +39,8 @@ from .query import (
     package_matches,
     parse_query,
 )
+
+from . import fusion
 from .types import Filters, Hit, SearchRequest, SearchResponse
 
 _FTS_TERM = re.compile(r"[\w.]+", re.UNICODE)

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from pipelines.transform.build import BuildResult
-from pipelines.transform.kinds import get_kind
-from snapfmt import layout
-from snapfmt.errors import SnapshotError
-from snapfmt.hashing import sha256_file
-from snapfmt.manifest import HnswSettings
-from snapfmt.model import HashingEncoder
-from snapfmt.reader import Snapshot, open_snapshot
-from snapfmt.writer import Reject, Row, SnapshotWriter
+from snapsearch.format import layout
+from snapsearch.format.errors import SnapshotError
+from snapsearch.format.hashing import sha256_file
+from snapsearch.format.manifest import HnswSettings
+from snapsearch.format.model import HashingEncoder
+from snapsearch.format.reader import Snapshot, open_snapshot
+from snapsearch.format.writer import Reject, Row, SnapshotWriter
+from snapsearch.kinds import get_kind
 from tests.conftest import sample_records
 
 SNAPSHOT_ID = "20240101T000000000000Z-deadbeef"

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from pipelines.transform import kinds as kinds_module
-from pipelines.transform.kinds import RecordKind, RejectRecord, available_kinds, get_kind
-from pipelines.transform.kinds.parts import si_spellings
-from snapfmt.reader import open_snapshot
-from snapfmt.writer import Row
+from snapsearch import kinds as kinds_module
+from snapsearch.format.reader import open_snapshot
+from snapsearch.format.writer import Row
+from snapsearch.kinds import RecordKind, RejectRecord, available_kinds, get_kind
+from snapsearch.kinds.parts import si_spellings
 from tests.conftest import build_from, sample_records, write_jsonl
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snapfmt.errors import ModelMismatchError
-from snapfmt.manifest import ModelPin
-from snapfmt.model import (
+from snapsearch.format.errors import ModelMismatchError
+from snapsearch.format.manifest import ModelPin
+from snapsearch.format.model import (
     CANARY_DECIMALS,
     CANARY_TEXT,
     CANARY_TOLERANCE,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from snapfmt import layout
-from snapfmt.errors import IntegrityError, ManifestError
-from snapfmt.hashing import sha256_file
-from snapfmt.reader import open_snapshot
-from snapfmt.verify import find_problems, verify_snapshot
+from snapsearch.format import layout
+from snapsearch.format.errors import IntegrityError, ManifestError
+from snapsearch.format.hashing import sha256_file
+from snapsearch.format.reader import open_snapshot
+from snapsearch.format.verify import find_problems, verify_snapshot
 
 VECTORS = layout.vectors_file("parts")
 ANN = layout.ann_file("parts")

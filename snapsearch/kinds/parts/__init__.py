@@ -1,0 +1,5 @@
+"""The electronic-parts catalogue kind."""
+
+from .kind import PartsKind, si_spellings
+
+__all__ = ["PartsKind", "si_spellings"]

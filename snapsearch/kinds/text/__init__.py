@@ -1,0 +1,5 @@
+"""The plain text corpus kind."""
+
+from .kind import TextKind
+
+__all__ = ["TextKind"]
