@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from snapsearch.search.engine import SearchEngine
-from snapsearch.search.types import Filters, Mode, SearchRequest
+from snapsearch.search.types import Mode, SearchRequest
 
 from .metrics import hit_at_k, mrr_at_k, ndcg_at_k, percentile, recall_at_k
 
@@ -37,7 +37,7 @@ def run_query(
 ) -> QueryRun:
     req = SearchRequest(
         query=text[:512] or "?", limit=min(k, 100), mode=mode, collection=collection,
-        filters=Filters.model_validate(dict(filters or {})),
+        filters=dict(filters or {}),
     )
     t0 = time.perf_counter()
     resp = engine.search(req)

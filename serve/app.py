@@ -35,7 +35,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.model import CANARY_TEXT, Encoder, check_pin
 from snapsearch.format.reader import Snapshot, open_snapshot, resolve_current
-from snapsearch.search.engine import FilterNotSupported, SearchEngine, UnknownCollection
+from snapsearch.search.engine import SearchEngine
+from snapsearch.search.errors import SearchError, UnknownCollection
 from snapsearch.search.types import SearchRequest
 
 from .errors import MAX_BODY_BYTES, ApiError, exception_handlers, invalid_request, not_ready
@@ -47,7 +48,6 @@ log = logging.getLogger(SERVE_LOGGER)
 
 EncoderFactory = Callable[[], Encoder]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_EQUALITY_FILTERS = ("category", "subcategory", "package", "library_type", "manufacturer")
 
 
 def default_encoder_factory() -> Encoder:
@@ -363,14 +363,6 @@ def _unknown_collection(loaded: Loaded, name: str | None) -> ApiError:
     )
 
 
-def _filters_of(loaded: Loaded, collection: str | None) -> list[str]:
-    cols = loaded.snapshot.collection(collection).info.filter_columns
-    out = [f for f in _EQUALITY_FILTERS if f in cols]
-    if "stock" in cols:
-        out += ["in_stock", "stock_min"]
-    return [*out, "numeric"]
-
-
 class Api:
     """The endpoints; metrics come from the factory, the snapshot from the lifespan state."""
 
@@ -403,12 +395,8 @@ class Api:
             resp = await anyio.to_thread.run_sync(loaded.engine.search, req, limiter=limiter)
         except UnknownCollection:
             raise _unknown_collection(loaded, req.collection) from None
-        except FilterNotSupported as exc:
-            raise ApiError(
-                422, "filter_not_supported",
-                f"{exc}; filters available there: {', '.join(_filters_of(loaded, req.collection))}",
-                field=exc.field,
-            ) from None
+        except SearchError as exc:
+            raise ApiError(422, exc.code, exc.message, field=exc.field) from None
         self.metrics.searches.labels(req.mode, resp.match).inc()
         access.update(match=resp.match, hits=len(resp.hits))
         return Response(resp.model_dump_json(), media_type="application/json")

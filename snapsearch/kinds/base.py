@@ -2,17 +2,30 @@
 
 A kind says how a raw record (a JSON object) becomes a ``Row``: its id, the embedded text (a
 template recorded in the manifest), the lexical fields with their bm25 weights, the typed filter
-columns and the summary a search result shows. Register a new kind under the entry-point group
-``snapsearch.kinds`` (``name = "module:KindClass"``); nothing in the core changes.
+columns and the summary a search result shows. It also says how its collections are searched and
+shown: the filters the API accepts (``filters``), what it adds to ranking (``ranker``), a one-line
+display of a hit (``display``) and the queries the latency gate uses when no suite is configured
+(``fallback_queries``). Register a new kind under the entry-point group ``snapsearch.kinds``
+(``name = "module:KindClass"``); nothing in the core changes.
+
+``version`` covers everything that shapes the rows a kind writes (its template, its parsing, its
+value grammar): the "inputs unchanged" shortcut compares it, so a change that alters rows without
+a new version would be skipped by the next build. tests/snapsearch/kinds/test_golden.py holds a
+digest of the rows of fixed records per kind and version, and fails when they drift.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from snapsearch.format.manifest import CollectionInfo
+from snapsearch.format.reader import Collection
 from snapsearch.format.writer import Row
+from snapsearch.kinds.filters import Equals, FilterSpec
+from snapsearch.kinds.ranking import Ranker
 
 ColumnType = Literal["text", "integer", "real"]
 
@@ -30,10 +43,42 @@ class RecordKind(ABC):
     filter_columns: ClassVar[dict[str, ColumnType]]
     summary_fields: ClassVar[list[str]]
     tokenizer: ClassVar[str] = "porter unicode61 remove_diacritics 2"
+    # the API's filters; None: equality on every text filter column
+    filters: ClassVar[tuple[FilterSpec, ...] | None] = None
 
     @abstractmethod
     def to_row(self, raw: Any) -> Row:
         """Validate and normalise one raw record; raise RejectRecord(reason) to reject it."""
+
+    def filter_specs(self) -> tuple[FilterSpec, ...]:
+        """The filters a collection of this kind answers."""
+        if self.filters is not None:
+            return self.filters
+        return tuple(
+            Equals(name, name, f"records whose {name} equals this")
+            for name, kind in self.filter_columns.items() if kind == "text"
+        )
+
+    def ranker(self, collection: Collection) -> Ranker:
+        """What this kind adds to hybrid ranking on ``collection`` (one per collection)."""
+        return Ranker()
+
+    def display(self, summary: Mapping[str, Any]) -> str:
+        """One line for a hit (the CLI's result list): the summary's non-empty fields."""
+        return " | ".join(str(summary[k]) for k in self.summary_fields if summary.get(k))
+
+    def fallback_queries(self, collection: Collection, n: int) -> list[str]:
+        """``n`` queries drawn from the collection's own records, spread evenly over it
+        (deterministic): what the latency gate measures when no query suite is configured."""
+        positions = evenly_spaced(collection.count, n)
+        rows = collection.rows(positions)
+        out = []
+        for pos in positions:
+            summary = json.loads(rows[pos]["summary"])
+            words = " ".join(str(summary[k]) for k in self.summary_fields if summary.get(k))
+            if words.split():
+                out.append(" ".join(words.split()[:8]))
+        return out
 
     def collection_info(
         self, records: int, rejects: int, tokenizer: str | None = None
@@ -69,3 +114,13 @@ def optional_str(raw: dict[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise RejectRecord(f"field {key!r} is not a string")
     return " ".join(value.split())
+
+
+def evenly_spaced(count: int, n: int) -> list[int]:
+    """``min(n, count)`` positions spread evenly over ``range(count)``, first and last included."""
+    n = min(n, count)
+    if n <= 0:
+        return []
+    if n == 1:
+        return [0]
+    return sorted({round(i * (count - 1) / (n - 1)) for i in range(n)})

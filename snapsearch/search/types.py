@@ -1,4 +1,6 @@
-"""The search API's vocabulary: request, filters, hits, response (shared by serve and eval)."""
+"""The search API's vocabulary: request, hits, response (shared by serve and eval).
+
+Filters are a JSON object checked against the collection's record kind (``filters.py``)."""
 
 from __future__ import annotations
 
@@ -12,45 +14,6 @@ MAX_LIMIT = 100
 MAX_OFFSET = 900
 
 
-class NumericRange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    attribute: str = Field(min_length=1, max_length=200)
-    key: str = Field(min_length=1, max_length=100)
-    min: float | None = None
-    max: float | None = None
-
-
-class Filters(BaseModel):
-    """Hard, exact filters: every returned result satisfies all of them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    category: str | None = None
-    subcategory: str | None = None
-    package: str | None = None
-    library_type: Literal["Basic", "Preferred", "Extended"] | None = None
-    manufacturer: str | None = None
-    in_stock: bool | None = None
-    stock_min: int | None = Field(default=None, ge=0)
-    numeric: list[NumericRange] = Field(default_factory=list, max_length=10)
-
-    def columns(self) -> dict[str, Any]:
-        """Equality filters on lookup columns."""
-        out = {}
-        for name in ("category", "subcategory", "package", "library_type", "manufacturer"):
-            v = getattr(self, name)
-            if v is not None:
-                out[name] = v
-        return out
-
-    def is_empty(self) -> bool:
-        return (
-            not self.columns() and self.in_stock is None and self.stock_min is None
-            and not self.numeric
-        )
-
-
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,7 +22,12 @@ class SearchRequest(BaseModel):
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
     mode: Mode = "hybrid"
     collection: str | None = Field(default=None, max_length=40)
-    filters: Filters = Field(default_factory=Filters)
+    filters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="hard filters, checked against the collection's record kind "
+        "(parts: category, subcategory, package, library_type, manufacturer, in_stock, "
+        "stock_min, numeric)",
+    )
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @field_validator("query")

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from serve.app import SnapshotHolder
 from serve.errors import MAX_BODY_BYTES
-from snapsearch.search.engine import FilterNotSupported
+from snapsearch.search.errors import FilterNotSupported
 
 ERROR_KEYS = {"code", "message", "field", "request_id"}
 
@@ -33,8 +33,14 @@ def check_shape(r: Any, status: int, code: str, field: str | None) -> dict[str, 
 
 SEARCH_CASES = [
     # (id, body, status, code, field, words the message must contain)
-    ("unknown filter", {"query": "r", "filters": {"colour": "red"}}, 422, "invalid_request",
+    ("unknown filter", {"query": "r", "filters": {"colour": "red"}}, 422, "filter_not_supported",
      "filters.colour", ["colour", "category", "package", "numeric"]),
+    ("stock_min as a string", {"query": "r", "filters": {"stock_min": "10"}}, 422,
+     "invalid_request", "filters.stock_min", ["integer"]),
+    ("in_stock as a number", {"query": "r", "filters": {"in_stock": 1}}, 422,
+     "invalid_request", "filters.in_stock", ["true or false"]),
+    ("filters not an object", {"query": "r", "filters": [1]}, 422, "invalid_request",
+     "filters", ["dictionary"]),
     ("unknown top-level field", {"query": "r", "sort": "price"}, 422, "invalid_request",
      "sort", ["sort", "query", "limit"]),
     ("limit 0", {"query": "r", "limit": 0}, 422, "invalid_request", "limit", ["1 to 100"]),
@@ -119,13 +125,13 @@ def test_filter_not_supported(make_app: Callable[..., Starlette], store: Path,
         assert isinstance(client.app_state["holder"], SnapshotHolder) and loaded is not None
 
         def unsupported(_req: object) -> None:
-            raise FilterNotSupported("filters.package", "parts")
+            raise FilterNotSupported("package", "docs", "text", [])
 
         monkeypatch.setattr(loaded.engine, "search", unsupported)
         r = client.post("/v1/search", json={"query": "r", "filters": {"package": "0402"}})
 
     err = check_shape(r, 422, "filter_not_supported", "filters.package")
-    assert "in_stock" in err["message"]  # lists the filters that do exist
+    assert "its filters: none" in err["message"]
 
 
 def test_not_ready(make_app: Callable[..., Starlette], store: Path) -> None:

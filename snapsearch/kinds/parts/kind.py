@@ -2,50 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from snapsearch.format.reader import Collection
 from snapsearch.format.writer import Row
-from snapsearch.kinds.base import RecordKind, RejectRecord, optional_str, require_str
-from snapsearch.kinds.parts.query import parse_value
+from snapsearch.kinds.base import (
+    RecordKind,
+    RejectRecord,
+    evenly_spaced,
+    optional_str,
+    require_str,
+)
+from snapsearch.kinds.filters import AtLeast, Equals, NumericRanges, Positive
+from snapsearch.kinds.parts.grammar import parse_value, si_spellings
+from snapsearch.kinds.parts.ranking import PartsRanker
+from snapsearch.kinds.ranking import Ranker
 
 _LCSC = re.compile(r"^C\d+$")
-_LIBRARY_TYPES = {"Basic", "Preferred", "Extended"}
+LIBRARY_TYPES = ("Basic", "Preferred", "Extended")
 _KEY_ATTRIBUTES = 4
-
-# unit kind -> (symbols written after the SI prefix, e.g. 10k -> "10k", "10kohm")
-_UNIT_SUFFIXES: dict[str, tuple[str, ...]] = {
-    "resistance": ("", "ohm", "r"),
-    "capacitance": ("", "f"),
-    "inductance": ("", "h"),
-    "voltage": ("v",),
-    "current": ("a",),
-    "frequency": ("hz",),
-    "power": ("w",),
-}
-_PREFIXES = [(1e9, "g"), (1e6, "m"), (1e3, "k"), (1.0, ""),
-             (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")]
-
-
-def si_spellings(value: float, unit: str) -> list[str]:
-    """Ways a value is typed in a search box: 10000 Ω -> 10k, 10kohm; 1e-7 F -> 100n, 100nf,
-    0.1u."""
-    suffixes = _UNIT_SUFFIXES.get(unit)
-    if suffixes is None or not math.isfinite(value) or value <= 0:
-        return []
-    out: list[str] = []
-    for scale, prefix in _PREFIXES:
-        if unit == "frequency" and prefix == "m" and scale < 1:
-            continue
-        mant = value / scale
-        if 1 <= mant < 1000 or (0.1 <= mant < 1 and scale in (1e-6, 1.0)):
-            txt = f"{mant:.3f}".rstrip("0").rstrip(".")
-            if prefix == "m" and scale > 1 and unit != "resistance" and unit != "frequency":
-                continue  # mega only reads naturally for ohms and hertz
-            p = prefix.upper() if (scale > 1 and prefix == "m") else prefix
-            out.extend(f"{txt}{p}{s}".lower() for s in suffixes if p or s)
-    return out
 
 
 class PartsKind(RecordKind):
@@ -82,6 +61,42 @@ class PartsKind(RecordKind):
     ]
     # '.' kept inside tokens so "4.7uf" or "3.3v" stay one token
     tokenizer = "porter unicode61 remove_diacritics 2 tokenchars '.'"
+    filters = (
+        Equals("category", "category", "the vendor's category, exactly (e.g. \"Resistors\")"),
+        Equals("subcategory", "subcategory",
+               "the vendor's subcategory, exactly (e.g. \"Chip Resistor - Surface Mount\")"),
+        Equals("package", "package", "the package as the catalogue spells it (e.g. \"0402\")"),
+        Equals("library_type", "library_type", "JLCPCB's assembly library", LIBRARY_TYPES),
+        Equals("manufacturer", "manufacturer", "the manufacturer, exactly"),
+        Positive("in_stock", "stock", "true: stock > 0; false: stock = 0"),
+        AtLeast("stock_min", "stock", "at least this many in stock"),
+        NumericRanges(),
+    )
+
+    def ranker(self, collection: Collection) -> Ranker:
+        return PartsRanker(collection)
+
+    def display(self, summary: Mapping[str, Any]) -> str:
+        return " | ".join(
+            str(summary[k]) for k in ("mpn", "package", "description") if summary.get(k)
+        )
+
+    def fallback_queries(self, collection: Collection, n: int) -> list[str]:
+        """What people type, from the collection's own parts: "<subcategory> <package>", a part
+        number, the start of a description, in turn."""
+        positions = evenly_spaced(collection.count, n)
+        rows = collection.rows(positions)
+        out = []
+        for i, pos in enumerate(positions):
+            s = json.loads(rows[pos]["summary"])
+            text = [
+                f"{s.get('subcategory') or s.get('category') or ''} {s.get('package') or ''}",
+                str(s.get("mpn") or ""),
+                " ".join(str(s.get("description") or s.get("subcategory") or "").split()[:6]),
+            ][i % 3]
+            if text.strip():
+                out.append(" ".join(text.split()))
+        return out
 
     def to_row(self, raw: Any) -> Row:
         if not isinstance(raw, dict):
@@ -96,9 +111,9 @@ class PartsKind(RecordKind):
         manufacturer = optional_str(raw, "manufacturer")
         description = optional_str(raw, "description")
         library_type = optional_str(raw, "library_type") or "Extended"
-        if library_type not in _LIBRARY_TYPES:
+        if library_type not in LIBRARY_TYPES:
             raise RejectRecord(
-                f"library_type {library_type!r} is not one of {sorted(_LIBRARY_TYPES)}"
+                f"library_type {library_type!r} is not one of {sorted(LIBRARY_TYPES)}"
             )
         stock = raw.get("stock", 0)
         if stock is None:

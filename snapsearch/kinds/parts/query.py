@@ -2,11 +2,8 @@
 
 Ids and MPNs feed an exact-match fast path; values, tolerances and packages are soft features
 that rank the records matching them first, never hard filters (a wrong guess must not empty the
-results). "10k 0402 resistor" is never part C402: an id needs its leading "C".
-
-A voltage, current or power asked of a rating ("25V capacitor", "3A inductor") is a minimum: a
-record matches when the value is equal on any attribute of that unit, or at least as high on an
-attribute that states a rating or a maximum (``is_rating``).
+results). "10k 0402 resistor" is never part C402: an id needs its leading "C". The words of
+values and packages are the kind's grammar (``grammar.py``).
 """
 
 from __future__ import annotations
@@ -14,90 +11,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from snapsearch.kinds.parts.grammar import (
+    CHIP_SIZES,
+    NUMBER,
+    PACKAGE,
+    UNIT_WORD,
+    Value,
+    category_words,
+    context_unit,
+    parse_value,
+)
+
 _LCSC = re.compile(r"(?<![\w])[Cc](\d{1,9})(?![\w]|\.\w)")  # "C25744." at a sentence end too
 _TOKEN = re.compile(r"[\w.+/#%±-]+", re.UNICODE)
-_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "K": 1e3,
-           "M": 1e6, "G": 1e9, "": 1.0}
-_UNIT = {
-    "ω": "resistance", "ohm": "resistance", "ohms": "resistance", "r": "resistance",
-    "f": "capacitance", "farad": "capacitance",
-    "h": "inductance", "henry": "inductance",
-    "v": "voltage", "vdc": "voltage", "vac": "voltage",
-    "a": "current", "amp": "current", "amps": "current",
-    "hz": "frequency", "w": "power", "watt": "power",
-}
-_VALUE = re.compile(
-    r"^(?P<num>\d+(?:\.\d+)?)(?P<prefix>[pnuµμmkKMG]?)(?P<unit>ω|Ω|ohms?|r|f|farad|h|henry|vdc|vac|v|amps?|a|hz|w|watt)?$",
-    re.IGNORECASE,
-)
-_RKM = re.compile(r"^(?P<a>\d+)(?P<prefix>[rRkKmM])(?P<b>\d+)$")  # 4k7, 2R2
-_PERCENT = re.compile(r"^±?(?P<num>\d+(?:\.\d+)?)%$")  # a tolerance: 1%, ±0.5%
-_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
-_PINS = re.compile(r"^(?P<num>\d{1,3})(?:-?pins?|p)$", re.IGNORECASE)  # 16P, 16pin, 16-pin
-PIN_ATTRIBUTES = r"pin|contact|position"
-# a pin grid: 2x5, 2x5P (value = rows * 1000 + columns, so 2x5 is not 1x10)
-_GRID = re.compile(r"^(?P<rows>\d{1,2})[x*×](?P<cols>\d{1,3})p?$", re.IGNORECASE)
-# a unit written apart from its number: "100 ohm", "3.3 V", "22 pF"
-_UNIT_WORD = re.compile(r"^[pnuµμmkKMG]?(ω|Ω|ohms?|f|farad|h|henry|vdc|vac|v|amps?|a|hz|w|watt)$",
-                        re.IGNORECASE)
-RATING_MATCH = 0.5
-VALUE_TOL = 1e-6  # relative: 10k typed is 10000.0 stored, whatever the float rounding
-RATED_UNITS = frozenset({"voltage", "current", "power"})
-_RATING = re.compile(
-    r"allowable|rated|rating|\(max\)|\bmax\b|power|output current|vdss|\(vr\)|ripple|"
-    r"drain to source|drain source voltage|continuous drain|collector|rectified",
-    re.IGNORECASE,
-)
-# the last five: crystal/oscillator sizes
-_CHIP_SIZES = {"01005", "0201", "0402", "0603", "0805", "1206", "1210", "1812", "2010", "2512",
-               "2220", "2016", "2520", "3225", "5032", "7050"}
-_PACKAGE = re.compile(
-    r"^(SOT|SOD|SOIC|SOP|TSSOP|MSOP|SSOP|VSSOP|HTSSOP|ESOP|QFN|DFN|VQFN|WQFN|UQFN|LQFP|TQFP|QFP|"
-    r"DIP|PDIP|TO|SMA|SMB|SMC|SMD|BGA|LGA|WSON|SON|USON|UDFN|LGA|SIP|ZIP|HC)(-?\d+[A-Z]*)*(-\d+)?$"
-)
-_CONTEXT_UNITS = {
-    "resistor": "resistance", "resistors": "resistance", "resistance": "resistance",
-    "capacitor": "capacitance", "capacitors": "capacitance", "cap": "capacitance",
-    "mlcc": "capacitance",
-    "inductor": "inductance", "inductors": "inductance", "choke": "inductance",
-    "crystal": "frequency", "oscillator": "frequency", "xtal": "frequency",
-}
-
-
-@dataclass(frozen=True)
-class Value:
-    text: str
-    unit: str  # unit kind, as in attributes_numeric ("resistance", ...; "percent": a tolerance)
-    value: float
-    only: str | None = None  # a pattern the attribute's name must hold (pin counts: pins, contacts)
-
-    @property
-    def at_least(self) -> bool:
-        """A rating: a record with a higher rating also matches."""
-        return self.unit in RATED_UNITS
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        """The numbers that count as equal to this value (relative tolerance ``VALUE_TOL``)."""
-        tol = abs(self.value) * VALUE_TOL
-        return self.value - tol, self.value + tol
-
-    def match(self, attribute: str, unit: str, value: float) -> float:
-        """How well one numeric attribute of a record meets this value: 1 equal, 0.5 a higher
-        rating (a 50V capacitor for "25V" does, but the 25V one is what was asked), else 0."""
-        if unit != self.unit or (self.only and not re.search(self.only, attribute, re.IGNORECASE)):
-            return 0.0
-        lo, hi = self.bounds
-        if lo <= value <= hi:
-            return 1.0
-        if self.at_least and value >= lo and is_rating(attribute):
-            return RATING_MATCH
-        return 0.0
-
-
-def is_rating(attribute: str) -> bool:
-    """An attribute that states a rating or a maximum ("Allowable voltage", "Rated current")."""
-    return bool(_RATING.search(attribute))
 
 
 @dataclass
@@ -110,123 +36,17 @@ class ParsedQuery:
     words: list[str] = field(default_factory=list)  # plain words, singular ("capacitor")
 
 
-_WORD = re.compile(r"[a-z]+")
-
-
-def category_words(text: str) -> list[str]:
-    """Lower-case alphabetic words in the singular: 'Crystal Oscillators' -> crystal, oscillator;
-    'Load Switches' -> load, switch."""
-    out = []
-    for w in _WORD.findall(text.lower()):
-        if len(w) > 4 and w.endswith(("ches", "shes", "xes", "sses")):
-            w = w[:-2]
-        elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]
-        out.append(w)
-    return out
-
-
-def _context_unit(tokens: list[str]) -> str | None:
-    for t in tokens:
-        u = _CONTEXT_UNITS.get(t.lower())
-        if u:
-            return u
-    return None
-
-
-def parse_value(token: str, context: str | None) -> Value | None:
-    m = _PERCENT.match(token)
-    if m:
-        return Value(token, "percent", float(m.group("num")))
-    m = _PINS.match(token)
-    if m:
-        return Value(token, "count", float(m.group("num")), only=PIN_ATTRIBUTES)
-    m = _GRID.match(token)
-    if m:
-        return Value(token, "grid", int(m.group("rows")) * 1000.0 + int(m.group("cols")))
-    m = _RKM.match(token)
-    if m:
-        p = m.group("prefix")
-        scale = 1.0 if p in "rR" else _PREFIX[p if p != "K" else "k"] if p not in "mM" else 1e6
-        value = float(f"{m.group('a')}.{m.group('b')}") * scale
-        return Value(token, "resistance", value)
-    m = _VALUE.match(token)
-    if not m:
-        return None
-    num, prefix, unit = m.group("num"), m.group("prefix"), (m.group("unit") or "").lower()
-    if not prefix and not unit:
-        return None  # a bare number: a package code, a pin count... not a value
-    kind = _UNIT.get(unit) if unit else None
-    if prefix == "M" and not unit:
-        kind = "resistance" if context in (None, "resistance") else context
-    if kind is None:
-        if prefix in ("p", "n") and context != "inductance":
-            kind = "capacitance"
-        elif prefix in ("u", "µ", "μ"):
-            kind = context if context in ("capacitance", "inductance") else "capacitance"
-        elif prefix in ("k", "K"):
-            kind = context if context in ("resistance", "frequency") else "resistance"
-        elif prefix == "m" and unit == "" and context == "resistance":
-            kind = "resistance"
-        else:
-            return None
-    if prefix == "m" and kind == "resistance" and unit in ("", "r"):
-        return None  # "1m" resistor is ambiguous (mΩ or MΩ)
-    scale = _PREFIX.get(prefix, 1.0)
-    if prefix == "M" and kind in ("resistance", "frequency"):
-        scale = 1e6
-    elif prefix == "m" and kind in ("frequency",):
-        scale = 1e6  # "12mhz" means MHz
-    return Value(token, kind, float(num) * scale)
-
-
-# package families that are also words ("5V to 3.3V", "smd resistor"): a package only with a number
 _QUERY_STOPWORDS = frozenset(
     "a an and are as at be but by for if in into is it of on or such that the their then there "
     "these they this to was will with".split()
 )
+# package families that are also words ("5V to 3.3V", "smd resistor"): a package only with a number
 _WORD_FAMILIES = {"TO", "SMD", "SIP", "ZIP", "SON", "HC"}
-
-
-def normalise_package(text: str) -> str:
-    return text.upper().replace(" ", "")
-
-
-_GROUPS = re.compile(r"[A-Z]+|\d+(?:\.\d+)?")
-
-
-def package_groups(text: str) -> tuple[str, ...]:
-    """'SOT-23-3' -> ('SOT', '23', '3'); 'SOD123FL' -> ('SOD', '123', 'FL')."""
-    return tuple(_GROUPS.findall(text.upper()))
-
-
-def package_matches(query_package: str, record_package: str) -> bool:
-    """A record's package is the one asked for: the same groups, or those followed by an alias
-    in parentheses ('SOT-23(TO-236)'); a bare size code ('3225') may sit inside ('SMD3225-4P').
-    A bare family ('QFN') is any of its sizes. 'SOT-23' is not 'SOT-23-5', 'SOD-123' not
-    'SOD-123FL'."""
-    q, r = package_groups(query_package), package_groups(record_package)
-    if not q or not r:
-        return False
-    if r == q:
-        return True
-    if len(q) == 1 and q[0].isdigit() and len(q[0]) == 4:
-        return q[0] in r
-    if len(q) == 1 and q[0].isalpha():
-        return r[0] == q[0]  # a family without a size: 'QFN' is any QFN
-    if r[: len(q)] != q:
-        return False
-    rest = r[len(q) :]
-    if len(rest) == 2 and rest[0].isdigit() and rest[1] in ("MIL", "MM"):
-        return True  # a body width: 'SOP-8-150mil' is an SOP-8
-    rec = normalise_package(record_package).replace("-", "")
-    head = "".join(q)
-    return rec.startswith(head) and rec[len(head) :].startswith("(")
 
 
 def parse_query(text: str) -> ParsedQuery:
     tokens = [t.strip(".") for t in _TOKEN.findall(text) if t.strip(".")]
-    context = _context_unit(tokens)
+    context = context_unit(tokens)
     parsed = ParsedQuery(text=text)
     for m in _LCSC.finditer(text):
         parsed.lcsc_ids.append(f"C{int(m.group(1))}")
@@ -236,11 +56,11 @@ def parse_query(text: str) -> ParsedQuery:
             skip = False
             continue
         up = tok.upper()
-        if tok in _CHIP_SIZES or (_PACKAGE.match(up) and up not in _WORD_FAMILIES):
+        if tok in CHIP_SIZES or (PACKAGE.match(up) and up not in _WORD_FAMILIES):
             parsed.packages.append(up)
             continue
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if _NUMBER.match(tok) and (_UNIT_WORD.match(nxt) or nxt.lower() in ("pin", "pins")):
+        if NUMBER.match(tok) and (UNIT_WORD.match(nxt) or nxt.lower() in ("pin", "pins")):
             v = parse_value(tok + nxt, context)
             if v is not None:
                 parsed.values.append(replace(v, text=f"{tok} {nxt}"))

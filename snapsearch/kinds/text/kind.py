@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from snapsearch.format.writer import Row
@@ -15,6 +16,10 @@ class TextKind(RecordKind):
     lexical_fields = {"title": 1.0, "text": 1.0}
     filter_columns = {}
     summary_fields = ["title", "snippet"]
+    filters = ()
+
+    def display(self, summary: Mapping[str, Any]) -> str:
+        return str(summary.get("title") or summary.get("snippet") or "")
 
     def to_row(self, raw: Any) -> Row:
         if not isinstance(raw, dict):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from snapsearch.kinds.parts.query import (
+from snapsearch.kinds.parts.grammar import (
     Value,
     normalise_package,
     package_matches,
-    parse_query,
     parse_value,
 )
+from snapsearch.kinds.parts.query import parse_query
 
 # -- LCSC ids ----------------------------------------------------------------------------------
 

@@ -16,14 +16,11 @@ from pipelines.transform.build import BuildOptions, CollectionSpec, build_snapsh
 from snapsearch.format.manifest import FusionSettings
 from snapsearch.format.model import HashingEncoder
 from snapsearch.format.reader import open_snapshot
-from snapsearch.kinds.parts.query import normalise_package
-from snapsearch.search.engine import (
-    FilterNotSupported,
-    SearchEngine,
-    UnknownCollection,
-    fts_match_expression,
-)
-from snapsearch.search.types import Filters, Hit, NumericRange, SearchRequest, SearchResponse
+from snapsearch.kinds.parts.grammar import normalise_package
+from snapsearch.search.engine import SearchEngine
+from snapsearch.search.errors import FilterNotSupported, UnknownCollection
+from snapsearch.search.retrievers import fts_match_expression
+from snapsearch.search.types import Hit, SearchRequest, SearchResponse
 
 KNOWN_ID = "C25744"  # 10k 0402 1% thick film resistor, Basic, in stock (tests/serve/conftest.py)
 MODES = ["vector", "lexical", "hybrid"]
@@ -163,7 +160,7 @@ def test_exact_mpn_comes_first_with_score_one(
 
 
 def test_exact_match_still_obeys_hard_filters(engine: SearchEngine) -> None:
-    body = search(engine, KNOWN_ID, mode="hybrid", limit=100, filters=Filters(package="SOIC-14"))
+    body = search(engine, KNOWN_ID, mode="hybrid", limit=100, filters=dict(package="SOIC-14"))
 
     assert KNOWN_ID not in ids(body.hits)
     assert not any(r.startswith("exact") for h in body.hits for r in h.reasons)
@@ -192,20 +189,20 @@ def test_boost_reasons_name_exactly_the_features_a_hit_matches(engine: SearchEng
 
 # -- hard filters ------------------------------------------------------------------------------
 
-TEN_K = NumericRange(attribute="Resistance", key="resistance", min=9e3, max=1.1e4)
+TEN_K = dict(attribute="Resistance", key="resistance", min=9e3, max=1.1e4)
 FILTER_CASES = [  # (filters, what every hit's full record must satisfy)
-    pytest.param(Filters(package="SOIC-14"), lambda r: r["package"] == "SOIC-14",
+    pytest.param(dict(package="SOIC-14"), lambda r: r["package"] == "SOIC-14",
                  id="package-selective"),
-    pytest.param(Filters(numeric=[TEN_K]), lambda r: 9e3 <= (resistance(r) or 0) <= 1.1e4,
+    pytest.param(dict(numeric=[TEN_K]), lambda r: 9e3 <= (resistance(r) or 0) <= 1.1e4,
                  id="numeric-selective"),
-    pytest.param(Filters(category="Resistors"), lambda r: r["category"] == "Resistors",
+    pytest.param(dict(category="Resistors"), lambda r: r["category"] == "Resistors",
                  id="category"),
-    pytest.param(Filters(library_type="Basic"), lambda r: r["library_type"] == "Basic",
+    pytest.param(dict(library_type="Basic"), lambda r: r["library_type"] == "Basic",
                  id="library_type-broad"),
-    pytest.param(Filters(in_stock=True), lambda r: r["stock"] > 0, id="in_stock-broad"),
+    pytest.param(dict(in_stock=True), lambda r: r["stock"] > 0, id="in_stock-broad"),
     pytest.param(
-        Filters(package="0402", library_type="Basic", in_stock=True,
-                numeric=[NumericRange(attribute="Resistance", key="resistance", min=1e3)]),
+        dict(package="0402", library_type="Basic", in_stock=True,
+                numeric=[dict(attribute="Resistance", key="resistance", min=1e3)]),
         lambda r: (r["package"], r["library_type"]) == ("0402", "Basic") and r["stock"] > 0
         and (resistance(r) or 0) >= 1e3,
         id="combined",
@@ -221,7 +218,7 @@ def records(engine: SearchEngine) -> list[Record]:
 @pytest.mark.parametrize(("filters", "ok"), FILTER_CASES)
 @pytest.mark.parametrize("mode", MODES)
 def test_every_hit_satisfies_the_filters(
-    engine: SearchEngine, mode: str, filters: Filters, ok: Callable[[Record], bool]
+    engine: SearchEngine, mode: str, filters: dict[str, Any], ok: Callable[[Record], bool]
 ) -> None:
     hits = search(engine, "10k 0402 resistor", mode=mode, limit=100, filters=filters).hits
 
@@ -233,7 +230,7 @@ def test_every_hit_satisfies_the_filters(
 @pytest.mark.parametrize(("filters", "ok"), FILTER_CASES)
 @pytest.mark.parametrize("mode", ["vector", "hybrid"])
 def test_dense_modes_return_every_survivor_up_to_the_limit(
-    engine: SearchEngine, records: list[Record], mode: str, filters: Filters,
+    engine: SearchEngine, records: list[Record], mode: str, filters: dict[str, Any],
     ok: Callable[[Record], bool],
 ) -> None:
     survivors = {r["lcsc"] for r in records if ok(r)}
@@ -254,7 +251,7 @@ def test_filter_cases_span_selective_and_broad(records: list[Record]) -> None:
 
 @pytest.mark.parametrize("mode", ["vector", "hybrid"])
 def test_limit_beyond_few_survivors_returns_exactly_them(engine: SearchEngine, mode: str) -> None:
-    body = search(engine, "resistor", mode=mode, limit=100, filters=Filters(package="SOIC-14"))
+    body = search(engine, "resistor", mode=mode, limit=100, filters=dict(package="SOIC-14"))
 
     assert len(body.hits) == 3
     assert {h.record["package"] for h in body.hits} == {"SOIC-14"}
@@ -262,13 +259,13 @@ def test_limit_beyond_few_survivors_returns_exactly_them(engine: SearchEngine, m
 
 @pytest.mark.parametrize(
     "filters",
-    [Filters(in_stock=False), Filters(stock_min=10**12), Filters(package="NO-SUCH-PACKAGE"),
-     Filters(numeric=[NumericRange(attribute="Resistance", key="resistance", min=-2, max=-1)])],
+    [dict(in_stock=False), dict(stock_min=10**12), dict(package="NO-SUCH-PACKAGE"),
+     dict(numeric=[dict(attribute="Resistance", key="resistance", min=-2, max=-1)])],
     ids=["out-of-stock", "stock_min", "package", "numeric"],
 )
 @pytest.mark.parametrize("mode", MODES)
 def test_filter_nobody_satisfies_gives_no_hits(
-    engine: SearchEngine, mode: str, filters: Filters
+    engine: SearchEngine, mode: str, filters: dict[str, Any]
 ) -> None:
     body = search(engine, KNOWN_ID, mode=mode, limit=100, filters=filters)
 
@@ -279,17 +276,17 @@ def test_filter_nobody_satisfies_gives_no_hits(
 @pytest.mark.parametrize(
     ("filters", "field"),
     [
-        (Filters(package="0402"), "filters.package"),
-        (Filters(category="Resistors"), "filters.category"),
-        (Filters(library_type="Basic"), "filters.library_type"),
-        (Filters(in_stock=True), "filters.in_stock"),
-        (Filters(stock_min=1), "filters.stock_min"),
-        (Filters(numeric=[NumericRange(attribute="Resistance", key="resistance", min=1)]),
+        (dict(package="0402"), "filters.package"),
+        (dict(category="Resistors"), "filters.category"),
+        (dict(library_type="Basic"), "filters.library_type"),
+        (dict(in_stock=True), "filters.in_stock"),
+        (dict(stock_min=1), "filters.stock_min"),
+        (dict(numeric=[dict(attribute="Resistance", key="resistance", min=1)]),
          "filters.numeric"),
     ],
 )
 def test_filter_the_collection_lacks_raises(
-    docs_engine: SearchEngine, filters: Filters, field: str
+    docs_engine: SearchEngine, filters: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(FilterNotSupported) as exc:
         search(docs_engine, "pick a part", filters=filters)
