@@ -155,11 +155,20 @@ def gate_quality(
 def gate_latency(
     engine: SearchEngine, suite: Sequence[SuiteQuery], settings: GateSettings
 ) -> GateResult:
-    """In-process p50/p95 of uncached hybrid searches (each query text seen once)."""
+    """In-process p50/p95 of uncached hybrid searches (each query text seen once).
+
+    Without a suite, the queries come from each collection's own records, as its record kind
+    writes them (``RecordKind.fallback_queries``): no parts queries for a text corpus."""
     texts = list(dict.fromkeys(q.query for q in suite))[: settings.latency_queries]
-    if not texts:
-        texts = ["resistor", "capacitor 100nF", "usb connector"]
-    runs = [run_query(engine, f"lat-{i}", t, "hybrid", k=10) for i, t in enumerate(texts)]
+    jobs: list[tuple[str | None, str]] = [(None, t) for t in texts]
+    if not jobs:
+        names = list(engine.snapshot.collections)
+        per = max(1, settings.latency_queries // max(len(names), 1))
+        for name in names:
+            queries = engine.kind(name).fallback_queries(engine.collection(name), per)
+            jobs += [(name, q) for q in dict.fromkeys(queries)]
+    runs = [run_query(engine, f"lat-{i}", t, "hybrid", k=10, collection=c)
+            for i, (c, t) in enumerate(jobs)]
     fig = score_runs(runs, {})
     p50, p95 = fig["p50_ms"], fig["p95_ms"]
     ok = p50 <= settings.latency_p50_ms and p95 <= settings.latency_p95_ms

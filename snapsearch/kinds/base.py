@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
 from snapsearch.format.manifest import CollectionInfo
@@ -68,17 +68,15 @@ class RecordKind(ABC):
         return " | ".join(str(summary[k]) for k in self.summary_fields if summary.get(k))
 
     def fallback_queries(self, collection: Collection, n: int) -> list[str]:
-        """``n`` queries drawn from the collection's own records, spread evenly over it
-        (deterministic): what the latency gate measures when no query suite is configured."""
-        positions = evenly_spaced(collection.count, n)
-        rows = collection.rows(positions)
-        out = []
-        for pos in positions:
-            summary = json.loads(rows[pos]["summary"])
+        """``n`` distinct queries drawn from the collection's own records, spread evenly over it
+        (deterministic): what the latency gate measures when no query suite is configured.
+        The base takes the first words of each record's summary."""
+
+        def query(i: int, summary: Mapping[str, Any]) -> str:
             words = " ".join(str(summary[k]) for k in self.summary_fields if summary.get(k))
-            if words.split():
-                out.append(" ".join(words.split()[:8]))
-        return out
+            return " ".join(words.split()[:8])
+
+        return draw_queries(collection, n, query)
 
     def collection_info(
         self, records: int, rejects: int, tokenizer: str | None = None
@@ -114,6 +112,26 @@ def optional_str(raw: dict[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise RejectRecord(f"field {key!r} is not a string")
     return " ".join(value.split())
+
+
+def draw_queries(
+    collection: Collection, n: int, query: Callable[[int, Mapping[str, Any]], str]
+) -> list[str]:
+    """``n`` distinct, non-empty ``query(i, summary)`` over records spread evenly over the
+    collection; when records repeat a query, more records (between those) are read."""
+    first = evenly_spaced(collection.count, n)
+    more = [p for p in evenly_spaced(collection.count, 4 * n) if p not in set(first)]
+    out: dict[str, None] = {}
+    for start in range(0, len(first) + len(more), max(n, 1)):
+        positions = (first + more)[start : start + max(n, 1)]
+        rows = collection.rows(positions)
+        for pos in positions:
+            text = " ".join(query(len(out), json.loads(rows[pos]["summary"])).split())
+            if text:
+                out.setdefault(text)
+            if len(out) == n:
+                return list(out)
+    return list(out)
 
 
 def evenly_spaced(count: int, n: int) -> list[int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -13,7 +12,7 @@ from snapsearch.format.writer import Row
 from snapsearch.kinds.base import (
     RecordKind,
     RejectRecord,
-    evenly_spaced,
+    draw_queries,
     optional_str,
     require_str,
 )
@@ -84,19 +83,15 @@ class PartsKind(RecordKind):
     def fallback_queries(self, collection: Collection, n: int) -> list[str]:
         """What people type, from the collection's own parts: "<subcategory> <package>", a part
         number, the start of a description, in turn."""
-        positions = evenly_spaced(collection.count, n)
-        rows = collection.rows(positions)
-        out = []
-        for i, pos in enumerate(positions):
-            s = json.loads(rows[pos]["summary"])
-            text = [
+
+        def query(i: int, s: Mapping[str, Any]) -> str:
+            return [
                 f"{s.get('subcategory') or s.get('category') or ''} {s.get('package') or ''}",
                 str(s.get("mpn") or ""),
                 " ".join(str(s.get("description") or s.get("subcategory") or "").split()[:6]),
             ][i % 3]
-            if text.strip():
-                out.append(" ".join(text.split()))
-        return out
+
+        return draw_queries(collection, n, query)
 
     def to_row(self, raw: Any) -> Row:
         if not isinstance(raw, dict):

@@ -162,6 +162,13 @@ def test_latency_fails_over_budget(built, hash_encoder, suite):
     assert "budgets" in result.description
 
 
+def test_latency_without_a_suite_measures_queries_from_the_records(built, hash_encoder):
+    engine = _engine(built.path, hash_encoder)
+    result = gate_latency(engine, [], GateSettings(latency_queries=24))
+    assert result.passed
+    assert result.metrics["queries"] == 24  # the configured count, drawn from the snapshot
+
+
 # -- the report ----------------------------------------------------------------------------
 def test_run_gates_writes_a_report_bound_to_the_manifest(built, hash_encoder, suite):
     report = run_gates(built.path, hash_encoder, GateSettings(), suite_path=suite)

@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 
-from snapsearch import kinds as kinds_module
 from snapsearch.format.reader import open_snapshot
-from snapsearch.format.writer import Row
-from snapsearch.kinds import RecordKind, RejectRecord, available_kinds, get_kind
-from snapsearch.kinds.parts import si_spellings
+from snapsearch.kinds import RejectRecord, get_kind
+from snapsearch.kinds.parts.grammar import si_spellings
 from tests.conftest import build_from, sample_records, write_jsonl
 
 
@@ -175,56 +173,42 @@ def test_collection_info_mirrors_the_kind():
 
 
 # -- registry --------------------------------------------------------------------------------
-def test_unknown_kind_lists_the_known_ones():
-    with pytest.raises(KeyError) as exc:
-        get_kind("nope")
-    msg = str(exc.value)
-    assert "'nope'" in msg
-    assert "parts, text" in msg
-    assert "snapsearch.kinds" in msg
 
 
-def test_builtin_kinds_available():
-    assert {"parts", "text"} <= set(available_kinds())
-    assert get_kind("parts").name == "parts"
-    assert get_kind("text").name == "text"
+# -- what a kind says about searching and showing ------------------------------------------------
 
 
-class NoteKind(RecordKind):
-    """A kind defined outside the core: short notes with a typed length filter."""
-
-    name = "note"
-    version = 3
-    template = "{body}"
-    lexical_fields = {"body": 1.0}
-    filter_columns = {"length": "integer"}
-    summary_fields = ["body"]
-
-    def to_row(self, raw: Any) -> Row:
-        if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):
-            raise RejectRecord("note without a key")
-        body = str(raw.get("body", ""))
-        return Row(id=raw["key"], text=body, lexical={"body": body},
-                   filters={"length": len(body)}, summary={"body": body}, detail=dict(raw))
-
-
-def test_a_new_kind_builds_without_core_changes(monkeypatch, tmp_path, hash_encoder):
-    monkeypatch.setitem(kinds_module._BUILTIN, "note", NoteKind)
-    assert isinstance(get_kind("note"), NoteKind)
-    notes = [{"key": f"n{i}", "body": f"note number {i} about resistors"} for i in range(12)]
-    src = write_jsonl(tmp_path / "notes.jsonl", notes)
-    result = build_from(src, tmp_path / "store", hash_encoder, kind="note", collection="notes")
-    assert result.records == 12
-    info = result.manifest.collections["notes"]
-    assert (info.kind, info.kind_version, info.template) == ("note", 3, "{body}")
-    assert info.filter_columns == {"length": "integer"}
-    snap = open_snapshot(result.path, checksums=True)
+def test_parts_fallback_queries_come_from_its_own_records(built):
+    snap = open_snapshot(built.path)
     try:
-        coll = snap.collection("notes")
-        assert coll.detail("n5") == notes[5]
-        pos = coll.pos_of("n11")
-        assert coll.rows([pos])[pos]["length"] == len(notes[11]["body"])
-        hits, _ = coll.exact.query(hash_encoder.encode([notes[7]["body"]])[0], 1)
-        assert hits.tolist() == [coll.pos_of("n7")]
+        col = snap.collection("parts")
+        queries = get_kind("parts").fallback_queries(col, 30)
+        again = get_kind("parts").fallback_queries(col, 30)
+        subcategories = {d["subcategory"] for d in col.iter_details()}
+        mpns = {d["mfr_part"] for d in col.iter_details()}
     finally:
         snap.close()
+    assert queries == again and len(queries) == 30  # deterministic
+    assert any(q in mpns for q in queries)
+    assert any(any(q.startswith(s) for s in subcategories if s) for q in queries)
+
+
+def test_text_fallback_queries_are_its_titles_not_parts(tmp_path, hash_encoder):
+    docs = [{"_id": f"d{i}", "title": f"Essay number {i}", "text": "On thermal design."}
+            for i in range(10)]
+    result = build_from(write_jsonl(tmp_path / "c.jsonl", docs), tmp_path / "s", hash_encoder,
+                        kind="text", collection="docs")
+    snap = open_snapshot(result.path)
+    try:
+        queries = get_kind("text").fallback_queries(snap.collection("docs"), 4)
+    finally:
+        snap.close()
+    assert queries[0].startswith("Essay number 0") and len(queries) == 4
+    assert not any("resistor" in q or "capacitor" in q for q in queries)
+
+
+def test_display_is_one_line_of_the_kind_s_key_fields(c25744):
+    row = get_kind("parts").to_row(c25744)
+    assert get_kind("parts").display(row.summary).startswith("0402WGF1002TCE | 0402 | ")
+    text = get_kind("text").to_row({"_id": "a", "title": "Title", "text": "Body"})
+    assert get_kind("text").display(text.summary) == "Title"
