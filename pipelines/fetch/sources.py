@@ -22,9 +22,9 @@ from pipelines.fetch.cache import (
     append_fetch_manifest,
     iter_file,
     latest_entry,
-    object_path,
     store_stream,
 )
+from snapsearch.format import layout
 from snapsearch.format.errors import SourceError, StoreError
 from snapsearch.format.hashing import sha256_file, sha256_text
 
@@ -154,7 +154,7 @@ def _ingest_file(path: Path, root: Path) -> RawFile:
         raise SourceError(
             f"cannot read source file {path}: {exc.strerror}", fix="check the file's permissions"
         ) from exc
-    target = object_path(root, sha)
+    target = layout.raw_object_path(root, sha)
     if target.is_file():
         return RawFile(path.name, sha, target.stat().st_size, target)
     sha, size, target = store_stream(root, iter_file(path))
@@ -201,7 +201,9 @@ def _entry(version: RawVersion, *, single: bool) -> dict[str, Any]:
 def _version_from_entry(root: Path, entry: dict[str, Any], *, new: bool) -> RawVersion:
     try:
         files = tuple(
-            RawFile(f["name"], f["sha256"], int(f["bytes"]), object_path(root, f["sha256"]))
+            RawFile(
+                f["name"], f["sha256"], int(f["bytes"]), layout.raw_object_path(root, f["sha256"])
+            )
             for f in entry["files"]
         )
         return RawVersion(
@@ -222,7 +224,7 @@ def _version_from_entry(root: Path, entry: dict[str, Any], *, new: bool) -> RawV
 
 def _objects_present(root: Path, entry: dict[str, Any]) -> bool:
     files = entry.get("files") or []
-    return bool(files) and all(object_path(root, f["sha256"]).is_file() for f in files)
+    return bool(files) and all(layout.raw_object_path(root, f["sha256"]).is_file() for f in files)
 
 
 def _iso_utc(moment: datetime) -> str:

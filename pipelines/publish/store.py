@@ -2,9 +2,8 @@
 
 Plain functions, no dagster. Every name comes from ``snapsearch.format.layout``.
 
-- A link flip is atomic: a temp symlink is made next to the link and ``os.replace``d over it,
-  then the directory is fsynced. Publish moves ``previous`` first and ``current`` last, so a
-  crash at any point leaves ``current`` pointing at a published snapshot.
+- The links move through ``snapsearch.format.links`` (atomic flips, ``previous`` first and
+  ``current`` last, so a crash at any point leaves ``current`` pointing at a published snapshot).
 - Only a snapshot whose gate report passed and is bound to its manifest can become current.
 - Every publish and rollback holds ``fcntl.flock`` on the lock file and appends one JSON line
   to the publish log (``O_APPEND`` + fsync).
@@ -26,17 +25,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from snapsearch.format import layout
+from snapsearch.format import layout, links
 from snapsearch.format.errors import GateError, ManifestError, StoreError
 from snapsearch.format.gates import GateReport, read_gate_report
 from snapsearch.format.hashing import fsync_dir
+from snapsearch.format.links import current_id, previous_id
 from snapsearch.format.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 
 LOCK_WAIT_S = 5.0  # how long publish/rollback wait for another holder of the lock
 LEFTOVER_AGE_S = 3600.0  # a `.tmp-*` build dir untouched this long is a failed build's leftover
-_LINK_TMP = f"{layout.TMP_PREFIX}link-"  # temp symlinks made while flipping a link
 _TRASH_TMP = f"{layout.TMP_PREFIX}trash-"  # snapshot dirs renamed away before removal
 
 Action = Literal["publish", "rollback"]
@@ -103,49 +102,6 @@ class StoreStatus:
             "snapshots": [{**asdict(s), "path": str(s.path)} for s in self.snapshots],
             "events": [e.to_dict() for e in self.events],
         }
-
-
-# -- links ---------------------------------------------------------------------------------
-
-
-def _link_id(root: Path, name: str) -> str | None:
-    link = root / name
-    if not link.is_symlink():
-        if link.exists():
-            raise StoreError(
-                f"{link} is not a symlink",
-                fix=f"move it away, then `snapsearch rollback <id>` to recreate {name}",
-            )
-        return None
-    target = os.readlink(link)
-    if os.path.isabs(target) or not layout.is_snapshot_id(target):
-        raise StoreError(
-            f"{link} points at {target!r}, not at a snapshot id in {root}",
-            fix=f"`snapsearch rollback <id>` to point {name} at a snapshot",
-        )
-    return target
-
-
-def current_id(root: Path) -> str | None:
-    """The id `current` points at, or None when nothing was published yet."""
-    return _link_id(root, layout.CURRENT)
-
-
-def previous_id(root: Path) -> str | None:
-    """The id `previous` points at, or None."""
-    return _link_id(root, layout.PREVIOUS)
-
-
-def _flip(root: Path, name: str, snapshot_id: str) -> None:
-    """Point ``root/name`` at ``snapshot_id`` atomically (temp symlink + os.replace + fsync)."""
-    tmp = root / f"{_LINK_TMP}{name}-{secrets.token_hex(6)}"
-    os.symlink(snapshot_id, tmp)
-    try:
-        os.replace(tmp, root / name)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(root)
 
 
 # -- lock ----------------------------------------------------------------------------------
@@ -270,13 +226,6 @@ def read_publish_log(root: Path) -> list[PublishEvent]:
 # -- publish and rollback ------------------------------------------------------------------
 
 
-def _point_current(root: Path, old: str | None, new: str) -> None:
-    """previous := old current (if any and different), then current := new."""
-    if old is not None and old != new:
-        _flip(root, layout.PREVIOUS, old)
-    _flip(root, layout.CURRENT, new)
-
-
 def publish(
     root: Path, snapshot_id: str, *, retention: int = 5, now: Now | None = None
 ) -> PublishEvent:
@@ -294,7 +243,7 @@ def publish(
             return PublishEvent(
                 _stamp(now), "publish", old, snapshot_id, summary, "already current"
             )
-        _point_current(root, old, snapshot_id)
+        links.move_current(root, old, snapshot_id)
         event = PublishEvent(_stamp(now), "publish", old, snapshot_id, summary, "published")
         _append_log(root, event)
         _retain(root, retention)
@@ -317,7 +266,7 @@ def rollback(root: Path, to: str | None = None, *, now: Now | None = None) -> Pu
         summary = _passed_report(root, target).summary()
         if old == target:
             return PublishEvent(_stamp(now), "rollback", old, target, summary, "already current")
-        _point_current(root, old, target)
+        links.move_current(root, old, target)
         note = "rolled back to previous" if to is None else f"rolled back to {target}"
         event = PublishEvent(_stamp(now), "rollback", old, target, summary, note)
         _append_log(root, event)
@@ -359,7 +308,7 @@ def _leftovers(root: Path) -> list[Path]:
     cutoff = time.time() - LEFTOVER_AGE_S
     for p in sorted(root.glob(f"{layout.TMP_PREFIX}*")):
         if p.is_symlink():
-            if p.name.startswith(_LINK_TMP):  # only flips make these, and we hold the lock
+            if links.is_flip_leftover(p):  # only flips make these, and we hold the lock
                 found.append(p)
         elif p.is_dir() and (p.name.startswith(_TRASH_TMP) or _last_touched(p) < cutoff):
             found.append(p)

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from pipelines.fetch import RawVersion, fetch_source, read_fetch_manifest
-from pipelines.fetch.cache import fetch_manifest_path, objects_dir
 from snapsearch.format import layout
 from snapsearch.format.errors import SourceError
 from snapsearch.format.hashing import sha256_bytes
@@ -31,7 +30,7 @@ def no_sleep(_: float) -> None:
 
 
 def objects(root: Path) -> list[Path]:
-    d = objects_dir(root)
+    d = layout.raw_objects_dir(root)
     return sorted(d.iterdir()) if d.exists() else []
 
 
@@ -61,9 +60,9 @@ def test_local_file_first_fetch_is_new(tmp_path: Path, root: Path) -> None:
     assert f.name == "parts.jsonl"
     assert f.sha256 == sha256_bytes(src.read_bytes())
     assert f.bytes == src.stat().st_size
-    assert f.path == root / layout.RAW_DIR / "objects" / f.sha256
+    assert f.path == layout.raw_object_path(root, f.sha256)
     assert f.path.read_bytes() == src.read_bytes()
-    lines = fetch_manifest_path(root).read_text().splitlines()
+    lines = layout.fetch_manifest_path(root).read_text().splitlines()
     assert len(lines) == 1
     entry = json.loads(lines[0])
     assert entry["digest"] == v.digest
@@ -77,7 +76,7 @@ def test_unchanged_local_file_writes_nothing(tmp_path: Path, root: Path) -> None
     src = tmp_path / "parts.jsonl"
     src.write_bytes(b'{"id": 1}\n')
     first = fetch_source(str(src), root, now=clock(T0))
-    manifest_before = fetch_manifest_path(root).read_bytes()
+    manifest_before = layout.fetch_manifest_path(root).read_bytes()
 
     again = fetch_source(str(src), root, now=clock(T1))
 
@@ -85,7 +84,7 @@ def test_unchanged_local_file_writes_nothing(tmp_path: Path, root: Path) -> None
     assert again.digest == first.digest
     assert again.fetched_at == first.fetched_at
     assert again.files == first.files
-    assert fetch_manifest_path(root).read_bytes() == manifest_before
+    assert layout.fetch_manifest_path(root).read_bytes() == manifest_before
     assert len(read_fetch_manifest(root)) == 1
 
 
@@ -291,7 +290,7 @@ def test_http_404_is_a_source_error_and_leaves_nothing(root: Path) -> None:
     assert err.value.fix
     assert len(calls) == 1 and sleeps == []  # 4xx is not retried
     assert read_fetch_manifest(root) == []
-    assert not fetch_manifest_path(root).exists()
+    assert not layout.fetch_manifest_path(root).exists()
     assert objects(root) == []
 
 

@@ -19,8 +19,6 @@ import pytest
 from pipelines.publish import store
 from pipelines.publish.store import (
     apply_retention,
-    current_id,
-    previous_id,
     publish,
     read_publish_log,
     rollback,
@@ -30,6 +28,7 @@ from snapsearch.format import layout
 from snapsearch.format.errors import GateError, StoreError
 from snapsearch.format.gates import GateReport, GateResult, write_gate_report
 from snapsearch.format.hashing import sha256_file
+from snapsearch.format.links import current_id, previous_id
 
 T0 = datetime(2026, 11, 22, 19, 8, 12, tzinfo=UTC)
 A = "20261120T100000000000Z-aaaaaaaa"
@@ -348,12 +347,6 @@ def test_store_status(root: Path, make_snapshot: MakeSnapshot) -> None:
 def test_store_status_of_missing_root(tmp_path: Path) -> None:
     st = store_status(tmp_path / "nothing")
     assert (st.current, st.previous, st.snapshots, st.events) == (None, None, [], [])
-
-
-def test_link_that_is_not_a_snapshot_is_an_error(root: Path) -> None:
-    os.symlink("elsewhere", root / layout.CURRENT)
-    with pytest.raises(StoreError, match="not at a snapshot id"):
-        current_id(root)
 
 
 # -- lock ------------------------------------------------------------------------------------
