@@ -5,7 +5,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, MetadataValue, asset
 
-from pipelines.fetch.sources import RawVersion
+from pipelines.fetch.raw import RawVersion
 from pipelines.progress import log, make_progress
 from pipelines.resources import EncoderResource, StoreResource
 from pipelines.transform.build import (
