@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from pipelines.fetch import fetch_source
-from pipelines.publish.store import publish
+from pipelines.publish import publish
 from pipelines.settings import Settings
 from pipelines.transform.build import CollectionSpec, build_options, build_snapshot
 from pipelines.validate.gates import run_gates

@@ -23,7 +23,7 @@ def build_eval_snapshot(
     options = build_options(s.model_copy(update={"kind": kind, "collection": collection}))
     digest = inputs_digest(specs, options, encoder.pin.fingerprint)
     for d in reversed(layout.list_snapshot_dirs(root)):
-        if d.name.endswith(digest[:8]):
+        if layout.parse_snapshot_id(d.name).matches(digest):
             log(f"reusing snapshot {d.name} (same inputs)")
             return d
     from pipelines.progress import make_progress

@@ -33,8 +33,9 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapsearch.format.errors import SnapshotError
+from snapsearch.format.links import resolve_current
 from snapsearch.format.model import CANARY_TEXT, Encoder, check_pin
-from snapsearch.format.reader import Snapshot, open_snapshot, resolve_current
+from snapsearch.format.reader import Snapshot, open_snapshot
 from snapsearch.search.engine import SearchEngine
 from snapsearch.search.errors import SearchError, UnknownCollection
 from snapsearch.search.types import SearchRequest

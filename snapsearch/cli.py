@@ -122,7 +122,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Current, previous, retained snapshots and the last publish events."""
-    from pipelines.publish.store import store_status
+    from pipelines.publish import store_status
 
     st = store_status(_root(root))
     if as_json:
@@ -150,7 +150,7 @@ def rollback(
     root: RootOpt = None,
 ) -> None:
     """Point `current` at `previous` (or at a named retained snapshot), atomically."""
-    from pipelines.publish.store import rollback as do_rollback
+    from pipelines.publish import rollback as do_rollback
 
     ev = do_rollback(_root(root), snapshot_id)
     typer.echo(f"rolled back: current {ev.from_id or '-'} -> {ev.to_id}")
@@ -199,8 +199,9 @@ def query(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search the `current` snapshot in-process (no server needed)."""
+    from snapsearch.format.links import resolve_current
     from snapsearch.format.model import SentenceTransformerEncoder, check_pin
-    from snapsearch.format.reader import open_snapshot, resolve_current
+    from snapsearch.format.reader import open_snapshot
     from snapsearch.search.engine import SearchEngine
     from snapsearch.search.types import SearchRequest
 

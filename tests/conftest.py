@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from pipelines.transform.build import (
     build_options,
     build_snapshot,
 )
-from snapsearch.format import layout
+from snapsearch.format import layout, links
 from snapsearch.format.gates import GateReport, GateResult, write_gate_report
 from snapsearch.format.hashing import sha256_file
 from snapsearch.format.model import HashingEncoder
@@ -97,10 +96,7 @@ def pick(lines: list[str], start: int, stop: int) -> list[str]:
 
 def point_current(root: Path, snapshot_id: str) -> None:
     """Flip ``<root>/current`` atomically (relative link), as publish and rollback do."""
-    tmp = root / ".current.tmp"
-    tmp.unlink(missing_ok=True)
-    os.symlink(snapshot_id, tmp)
-    os.replace(tmp, root / layout.CURRENT)
+    links.flip(root, layout.CURRENT, snapshot_id)
 
 
 def build_into(
@@ -140,7 +136,9 @@ def store(tmp_path_factory: pytest.TempPathFactory, sample_lines: list[str]) -> 
 
 @pytest.fixture(scope="session")
 def snapshot_id(store: Path) -> str:
-    return (store / layout.CURRENT).resolve().name
+    sid = links.current_id(store)
+    assert sid is not None
+    return sid
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 from dagster import AssetExecutionContext, MetadataValue, asset
 
-from pipelines.fetch.sources import RawVersion, fetch_source
+from pipelines.fetch.raw import RawVersion
+from pipelines.fetch.sources import fetch_source
 from pipelines.progress import log
 from pipelines.resources import StoreResource
 

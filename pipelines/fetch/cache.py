@@ -1,6 +1,6 @@
 """Content-addressed raw cache and the append-only fetch manifest.
 
-Layout (names from ``snapsearch.format.layout``)::
+Layout (every name comes from ``snapsearch.format.layout``)::
 
     <root>/_raw/objects/<sha256>     raw bytes, written once, never rewritten (read-only)
     <root>/_raw/fetch-manifest.jsonl one JSON line per new raw version, oldest first
@@ -23,19 +23,6 @@ from snapsearch.format.errors import StoreError
 from snapsearch.format.hashing import fsync_dir
 
 CHUNK = 1 << 20
-OBJECTS_DIR = "objects"
-
-
-def objects_dir(root: Path) -> Path:
-    return layout.raw_dir(root) / OBJECTS_DIR
-
-
-def object_path(root: Path, sha256: str) -> Path:
-    return objects_dir(root) / sha256
-
-
-def fetch_manifest_path(root: Path) -> Path:
-    return layout.raw_dir(root) / layout.FETCH_MANIFEST
 
 
 def iter_file(path: Path, chunk: int = CHUNK) -> Iterator[bytes]:
@@ -50,7 +37,7 @@ def store_stream(root: Path, chunks: Iterable[bytes]) -> tuple[str, int, Path]:
 
     An object that already exists is left untouched; the temp file is removed on any error.
     """
-    directory = objects_dir(root)
+    directory = layout.raw_objects_dir(root)
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=layout.TMP_PREFIX)
     tmp = Path(tmp_name)
@@ -80,7 +67,7 @@ def store_stream(root: Path, chunks: Iterable[bytes]) -> tuple[str, int, Path]:
 
 def read_fetch_manifest(root: Path) -> list[dict[str, Any]]:
     """All fetch-manifest entries, oldest first (empty when nothing was fetched yet)."""
-    path = fetch_manifest_path(root)
+    path = layout.fetch_manifest_path(root)
     if not path.exists():
         return []
     entries: list[dict[str, Any]] = []
@@ -113,7 +100,7 @@ def latest_entry(root: Path, source: str) -> dict[str, Any] | None:
 
 def append_fetch_manifest(root: Path, entry: dict[str, Any]) -> None:
     """Append one entry atomically (rewrite to a temp file, fsync, ``os.replace``)."""
-    path = fetch_manifest_path(root)
+    path = layout.fetch_manifest_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     existing = path.read_bytes() if path.exists() else b""
     if existing and not existing.endswith(b"\n"):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from dagster import AssetExecutionContext, asset
 
 from pipelines.progress import log
-from pipelines.publish.store import publish
+from pipelines.publish.actions import publish
 from pipelines.resources import StoreResource
 from pipelines.transform.assets import SnapshotRef
 

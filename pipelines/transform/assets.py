@@ -5,7 +5,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, MetadataValue, asset
 
-from pipelines.fetch.sources import RawVersion
+from pipelines.fetch.raw import RawVersion
 from pipelines.progress import log, make_progress
 from pipelines.resources import EncoderResource, StoreResource
 from pipelines.transform.build import (
@@ -15,7 +15,7 @@ from pipelines.transform.build import (
     current_inputs_digest,
     inputs_digest,
 )
-from snapsearch.format import layout
+from snapsearch.format import links
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def snapshot(
 
     digest = inputs_digest(specs, options, enc.pin.fingerprint)
     if not store.force and digest == current_inputs_digest(s.root):
-        current = (s.root / layout.CURRENT).resolve()
+        current = links.resolve_current(s.root)
         emit(f"transform: inputs unchanged since current snapshot {current.name}; nothing to build")
         context.add_output_metadata({"unchanged": True, "snapshot_id": current.name})
         return SnapshotRef(current.name, current, unchanged=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipelines.settings import Settings
-from snapsearch.format import layout
+from snapsearch.format import layout, links
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.hashing import sha256_text
 from snapsearch.format.manifest import (
@@ -109,17 +109,14 @@ def inputs_digest(specs: Sequence[CollectionSpec], options: BuildOptions, model_
 
 
 def current_inputs_digest(root: Path) -> str | None:
-    link = root / layout.CURRENT
-    if not link.exists():
+    """The inputs digest of the snapshot `current` points at; None when none or unreadable."""
+    current = links.current_dir(root)
+    if current is None:
         return None
     try:
-        return read_manifest(link.resolve()).inputs_digest
+        return read_manifest(current).inputs_digest
     except SnapshotError:
         return None
-
-
-def new_snapshot_id(now: datetime, digest: str) -> str:
-    return f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{digest[:8]}"
 
 
 def build_snapshot(
@@ -138,7 +135,7 @@ def build_snapshot(
     built = (now or datetime.now(UTC)).astimezone(UTC)
     pin = encoder.pin
     digest = inputs_digest(specs, options, pin.fingerprint)
-    snapshot_id = new_snapshot_id(built, digest)
+    snapshot_id = layout.new_snapshot_id(built, digest)
     timings: dict[str, float] = {"parse_s": 0.0, "encode_s": 0.0, "index_s": 0.0}
     reused = encoded = records = rejects = 0
     sources: list[SourceEntry] = []

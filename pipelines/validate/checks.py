@@ -17,7 +17,7 @@ from pipelines.progress import log
 from pipelines.resources import EncoderResource, StoreResource
 from pipelines.transform.assets import SnapshotRef
 from pipelines.validate.gates import GATE_NAMES, run_gates
-from snapsearch.format import layout
+from snapsearch.format import links
 from snapsearch.format.gates import read_gate_report
 
 
@@ -47,10 +47,9 @@ def snapshot_gates(
     s = store.settings()
     report = read_gate_report(snapshot.path) if snapshot.unchanged else None
     if report is None:
-        current = s.root / layout.CURRENT
         report = run_gates(
             snapshot.path, encoder.get(), s.gates, suite_path=s.suite,
-            baseline_dir=current.resolve() if current.exists() else None,
+            baseline_dir=links.current_dir(s.root),
         )
     for name, result in report.gates.items():
         msg = f"gate {name}: {'passed' if result.passed else 'FAILED'} — {result.description}"

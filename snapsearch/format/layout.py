@@ -16,7 +16,9 @@ Store root (``snapshots/`` by default)::
       previous -> <snapshot id> the one before it
       publish-log.jsonl         append-only publish events
       .publish.lock             lock file held while publishing
-      _raw/                     content-addressed raw cache + fetch manifest (fetch stage)
+      _raw/                     the fetch stage's raw cache:
+        objects/<sha256>        raw bytes, content-addressed, written once (read-only)
+        fetch-manifest.jsonl    one JSON line per new raw version, oldest first
       _cache/                   embedding cache shared across builds
       .tmp-*                    in-progress builds (removed when a build fails or by retention)
 """
@@ -24,7 +26,9 @@ Store root (``snapshots/`` by default)::
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 MANIFEST = "manifest.json"
 SQLITE = "records.sqlite"
@@ -34,6 +38,7 @@ PREVIOUS = "previous"
 PUBLISH_LOG = "publish-log.jsonl"
 LOCK = ".publish.lock"
 RAW_DIR = "_raw"
+RAW_OBJECTS_DIR = "objects"
 FETCH_MANIFEST = "fetch-manifest.jsonl"
 CACHE_DIR = "_cache"
 EMBED_CACHE = "embeddings.sqlite"
@@ -43,7 +48,9 @@ TMP_PREFIX = ".tmp-"
 DETAIL_TABLE = "detail"
 REJECTS_TABLE = "rejects"
 
-SNAPSHOT_ID_RE = re.compile(r"^\d{8}T\d{6}\d{6}Z-[0-9a-f]{8}$")
+SNAPSHOT_ID_RE = re.compile(r"^(?P<at>\d{8}T\d{6}\d{6}Z)-(?P<digest>[0-9a-f]{8})$")
+_ID_TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"  # UTC, microseconds: ids sort by build time
+ID_DIGEST_CHARS = 8  # an id ends with this many hex chars of the snapshot's inputs digest
 _COLLECTION_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -76,21 +83,72 @@ def ann_file(collection: str) -> str:
     return f"ann_{check_collection_name(collection)}.hnsw"
 
 
+class SnapshotId(NamedTuple):
+    """A snapshot id taken apart; tuples order by build time, as the ids themselves do."""
+
+    built_at: datetime  # UTC
+    digest: str  # the first ID_DIGEST_CHARS hex chars of the inputs digest
+
+    def matches(self, inputs_digest: str) -> bool:
+        """Whether this id was made for a snapshot of ``inputs_digest``."""
+        return inputs_digest.startswith(self.digest)
+
+
+def new_snapshot_id(now: datetime, digest: str) -> str:
+    """``<UTC build time to the microsecond>Z-<first 8 hex chars of the inputs digest>``."""
+    return f"{now.astimezone(UTC).strftime(_ID_TIME_FORMAT)}-{digest[:ID_DIGEST_CHARS]}"
+
+
+def parse_snapshot_id(name: str) -> SnapshotId:
+    """The build time and digest prefix of a snapshot id; ValueError when ``name`` is not one."""
+    match = SNAPSHOT_ID_RE.match(name)
+    if match is not None:
+        try:
+            built_at = datetime.strptime(match["at"], _ID_TIME_FORMAT).replace(tzinfo=UTC)
+        except ValueError:  # shaped like an id, but not a real time (e.g. month 13)
+            pass
+        else:
+            return SnapshotId(built_at, match["digest"])
+    raise ValueError(
+        f"{name!r} is not a snapshot id (expected YYYYMMDDTHHMMSSffffffZ-<8 hex digits>, "
+        "e.g. 20240501T120000000000Z-0123abcd)"
+    )
+
+
 def is_snapshot_id(name: str) -> bool:
-    return bool(SNAPSHOT_ID_RE.match(name))
+    try:
+        parse_snapshot_id(name)
+    except ValueError:
+        return False
+    return True
 
 
 def list_snapshot_dirs(root: Path) -> list[Path]:
-    """Snapshot directories under ``root``, oldest first (ids sort by build time)."""
+    """Snapshot directories under ``root``, oldest first (by the build time in their ids)."""
     if not root.is_dir():
         return []
     return sorted(
-        p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and is_snapshot_id(p.name)
+        (p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and is_snapshot_id(p.name)),
+        key=lambda p: parse_snapshot_id(p.name),
     )
 
 
 def raw_dir(root: Path) -> Path:
     return root / RAW_DIR
+
+
+def raw_objects_dir(root: Path) -> Path:
+    """The fetch stage's content-addressed objects (one file per sha256)."""
+    return raw_dir(root) / RAW_OBJECTS_DIR
+
+
+def raw_object_path(root: Path, sha256: str) -> Path:
+    return raw_objects_dir(root) / sha256
+
+
+def fetch_manifest_path(root: Path) -> Path:
+    """The fetch stage's append-only manifest of raw versions."""
+    return raw_dir(root) / FETCH_MANIFEST
 
 
 def cache_dir(root: Path) -> Path:

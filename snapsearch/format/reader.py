@@ -16,7 +16,7 @@ import numpy as np
 
 from . import layout
 from .ann import ExactIndex, HnswIndex
-from .errors import ManifestError, StoreError
+from .errors import ManifestError
 from .gates import GateReport, read_gate_report
 from .manifest import CollectionInfo, Manifest
 from .verify import verify_snapshot
@@ -143,13 +143,3 @@ def open_snapshot(snapshot_dir: Path, *, checksums: bool = False) -> Snapshot:
         collections[name] = Collection(name, info, conn, vectors, ann, exact, fts_columns)
     return Snapshot(snapshot_dir, manifest, conn, collections)
 
-
-def resolve_current(root: Path) -> Path:
-    """The snapshot directory ``<root>/current`` points at."""
-    link = root / layout.CURRENT
-    if not link.exists():
-        raise StoreError(
-            f"no published snapshot: {link} does not exist",
-            fix="build and publish one with `snapsearch run`",
-        )
-    return link.resolve()

@@ -9,10 +9,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from pipelines.job import run_job
-from pipelines.publish.store import current_id
 from pipelines.resources import load_encoder
 from serve.app import create_app
 from serve.settings import ServeSettings
+from snapsearch.format.links import current_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 

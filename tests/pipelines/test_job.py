@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from pipelines.job import run_job
-from pipelines.publish.store import current_id, previous_id, read_publish_log
+from pipelines.publish import read_publish_log
 from snapsearch.format import layout
 from snapsearch.format.errors import GateError, SourceError
 from snapsearch.format.gates import read_gate_report
+from snapsearch.format.links import current_id, previous_id
 
 SUITE = [
     {"query": "C25744", "expected": ["C25744"]},

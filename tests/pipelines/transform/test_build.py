@@ -24,7 +24,7 @@ from pipelines.transform.build import (
     inputs_digest,
 )
 from pipelines.transform.records import RejectRateError
-from snapsearch.format import layout
+from snapsearch.format import layout, links
 from snapsearch.format.ann import HnswIndex
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.hashing import sha256_file
@@ -93,8 +93,7 @@ def test_manifest_records_settings_sources_and_collections(built, parts_file):
     assert (info.records, info.rejects) == (301, 0)
     assert built.records == 301 and built.rejects == 0
     assert m.built_at.endswith("Z")
-    assert layout.is_snapshot_id(built.snapshot_id)
-    assert built.snapshot_id.endswith(m.inputs_digest[:8])
+    assert layout.parse_snapshot_id(built.snapshot_id).matches(m.inputs_digest)
     assert built.path == built.path.parent / built.snapshot_id
     assert set(built.timings) >= {"parse_s", "encode_s", "index_s", "seal_s"}
 
@@ -210,7 +209,7 @@ def test_current_inputs_digest(tmp_path, built):
     root = built.path.parent
     assert current_inputs_digest(root) is None
     assert current_inputs_digest(tmp_path / "no-such-store") is None
-    os.symlink(built.snapshot_id, root / layout.CURRENT)
+    links.flip(root, layout.CURRENT, built.snapshot_id)
     assert current_inputs_digest(root) == built.manifest.inputs_digest
 
 

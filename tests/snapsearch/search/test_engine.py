@@ -13,6 +13,7 @@ import pytest
 
 from pipelines.fetch import fetch_source
 from pipelines.transform.build import BuildOptions, CollectionSpec, build_snapshot
+from snapsearch.format.links import resolve_current
 from snapsearch.format.manifest import FusionSettings
 from snapsearch.format.model import HashingEncoder
 from snapsearch.format.reader import open_snapshot
@@ -30,7 +31,7 @@ Record = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def engine(store: Path) -> Iterator[SearchEngine]:
-    snap = open_snapshot(store / "current")
+    snap = open_snapshot(resolve_current(store))
     try:
         yield SearchEngine(snap, HashingEncoder(snap.manifest.model.dim))
     finally:

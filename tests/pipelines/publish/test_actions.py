@@ -1,0 +1,174 @@
+"""Publish and rollback: which snapshot becomes current, what is refused, what a crash leaves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipelines.publish import publish, rollback
+from snapsearch.format import layout
+from snapsearch.format.errors import GateError, StoreError
+from snapsearch.format.links import current_id, previous_id, resolve_current
+from tests.pipelines.publish.conftest import A, B, C, D, MakeSnapshot, clock, log_bytes, tmp_entries
+
+# -- publish ---------------------------------------------------------------------------------
+
+
+def test_first_publish_sets_current_and_no_previous(
+    root: Path, make_snapshot: MakeSnapshot
+) -> None:
+    make_snapshot(A)
+    event = publish(root, A, now=clock())
+    assert current_id(root) == A
+    assert previous_id(root) is None
+    assert (event.action, event.from_id, event.to_id) == ("publish", None, A)
+    assert event.gate_summary == {"passed": True, "failed": []}
+    assert event.at == "2026-11-22T19:08:12Z"
+
+
+def test_second_publish_moves_old_current_to_previous(
+    root: Path, make_snapshot: MakeSnapshot
+) -> None:
+    make_snapshot(A)
+    make_snapshot(B)
+    publish(root, A)
+    event = publish(root, B)
+    assert (current_id(root), previous_id(root)) == (B, A)
+    assert (event.from_id, event.to_id) == (A, B)
+    assert tmp_entries(root) == []
+
+
+def test_publishing_current_again_changes_nothing(root: Path, make_snapshot: MakeSnapshot) -> None:
+    make_snapshot(A)
+    publish(root, A)
+    before = log_bytes(root)
+    event = publish(root, A)
+    assert event.note == "already current"
+    assert current_id(root) == A and previous_id(root) is None
+    assert log_bytes(root) == before
+
+
+@pytest.mark.parametrize(
+    ("gates", "words"),
+    [("failed", "gates failed: integrity"), ("missing", "never ran"), ("stale", "other manifest")],
+)
+def test_publish_refuses_snapshot_without_passed_bound_gates(
+    root: Path, make_snapshot: MakeSnapshot, gates: str, words: str
+) -> None:
+    make_snapshot(A)
+    make_snapshot(B, gates=gates)
+    publish(root, A)
+    before = log_bytes(root)
+    with pytest.raises(GateError) as err:
+        publish(root, B)
+    message = str(err.value)
+    assert B in message and words in message and "fix:" in message
+    assert "\n" not in message
+    assert (current_id(root), previous_id(root)) == (A, None)
+    assert log_bytes(root) == before
+
+
+@pytest.mark.parametrize("name", [D, "not-an-id", "../" + A])
+def test_publish_refuses_unknown_snapshot(
+    root: Path, make_snapshot: MakeSnapshot, name: str
+) -> None:
+    make_snapshot(A)
+    with pytest.raises(StoreError, match="is not a snapshot"):
+        publish(root, name)
+    assert current_id(root) is None
+
+
+def test_publish_refuses_negative_retention(root: Path, make_snapshot: MakeSnapshot) -> None:
+    make_snapshot(A)
+    with pytest.raises(ValueError, match="retention must be >= 0"):
+        publish(root, A, retention=-1)
+    assert current_id(root) is None
+
+
+def test_publish_into_a_missing_store_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist") as err:
+        publish(tmp_path / "nothing", A)
+    assert err.value.fix and "snapsearch run" in err.value.fix
+
+
+def test_crash_during_flip_leaves_current_on_old_snapshot(
+    root: Path, make_snapshot: MakeSnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_snapshot(A)
+    make_snapshot(B)
+    publish(root, A)
+    before = log_bytes(root)
+    real_replace = os.replace
+
+    def crashing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst).name == layout.CURRENT:
+            raise OSError("simulated crash")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crashing_replace)
+    with pytest.raises(OSError, match="simulated crash"):
+        publish(root, B)
+    monkeypatch.undo()
+    assert current_id(root) == A
+    assert resolve_current(root) == (root / A).resolve()
+    assert tmp_entries(root) == []
+    assert log_bytes(root) == before
+    publish(root, B)  # the store is still usable
+    assert (current_id(root), previous_id(root)) == (B, A)
+
+
+# -- rollback --------------------------------------------------------------------------------
+
+
+def test_rollback_to_previous_and_back(root: Path, make_snapshot: MakeSnapshot) -> None:
+    make_snapshot(A)
+    make_snapshot(B)
+    publish(root, A)
+    publish(root, B)
+    event = rollback(root)
+    assert (current_id(root), previous_id(root)) == (A, B)
+    assert (event.action, event.from_id, event.to_id) == ("rollback", B, A)
+    rollback(root)
+    assert (current_id(root), previous_id(root)) == (B, A)
+
+
+def test_rollback_to_named_snapshot(root: Path, make_snapshot: MakeSnapshot) -> None:
+    for sid in (A, B, C):
+        make_snapshot(sid)
+    publish(root, A)
+    publish(root, B)
+    publish(root, C)
+    event = rollback(root, A)
+    assert (current_id(root), previous_id(root)) == (A, C)
+    assert event.to_id == A and A in event.note
+
+
+def test_rollback_to_current_changes_nothing(root: Path, make_snapshot: MakeSnapshot) -> None:
+    make_snapshot(A)
+    publish(root, A)
+    before = log_bytes(root)
+    event = rollback(root, A)
+    assert event.note == "already current"
+    assert (current_id(root), previous_id(root)) == (A, None)
+    assert log_bytes(root) == before
+
+
+def test_rollback_refuses_named_snapshot_with_failed_gates(
+    root: Path, make_snapshot: MakeSnapshot
+) -> None:
+    make_snapshot(A)
+    make_snapshot(B, gates="failed")
+    publish(root, A)
+    with pytest.raises(GateError, match=B):
+        rollback(root, B)
+    assert current_id(root) == A
+
+
+def test_rollback_without_previous_names_the_fix(root: Path, make_snapshot: MakeSnapshot) -> None:
+    make_snapshot(A)
+    publish(root, A)
+    with pytest.raises(StoreError, match="snapsearch status lists them"):
+        rollback(root)
+    assert current_id(root) == A
