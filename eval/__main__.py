@@ -100,7 +100,7 @@ def beir(
     tokenizer: TokenizerOpt = None,
 ) -> None:
     """nDCG@10, MRR@10, recall@100, hit@1, hit@10, p50/p95 per mode on a BEIR dataset."""
-    from .beir import evaluate_beir
+    from .drivers.beir import evaluate_beir
 
     override, settings = _fusion(fusion_spec), _settings(tokenizer)
     try:
@@ -127,7 +127,7 @@ def fusion(
     """Hybrid nDCG@10 for a grid of fusion methods and constants (to choose the default)."""
     from snapsearch.format.manifest import FusionSettings
 
-    from .beir import fusion_grid
+    from .drivers.beir import fusion_grid
 
     configs = [FusionSettings(method="convex", alpha=a / 10, normalization=norm)
                for norm in ("minmax", "zscore") for a in range(2, 9)]
@@ -154,7 +154,7 @@ def suite(
     tokenizer: TokenizerOpt = None,
 ) -> None:
     """Catalogue suite: hit@k, MRR, nDCG on expected ids and constraint compliance, by kind."""
-    from .catalogue import evaluate_suite, open_source_or_snapshot
+    from .drivers.catalogue import evaluate_suite, open_source_or_snapshot
 
     if not source.exists():
         print(f"error: {source} does not exist", file=sys.stderr)
@@ -190,7 +190,7 @@ def bench(
     json_out: Annotated[Path | None, typer.Option("--json")] = None,
 ) -> None:
     """Build / rebuild times, embeddings reused, search p50/p95 per mode, serve cold start, RSS."""
-    from .bench import run_bench
+    from .drivers.bench import run_bench
 
     out = run_bench(source, suite_path, _encoder(), log=lambda m: print(m, file=sys.stderr))
     b = out["build"]

@@ -16,7 +16,7 @@ Inputs: the bundled sample ``data/sample/parts-3k.jsonl.gz`` (fixed) and the 25,
 Outputs: ``eval/suites/parts-sample.jsonl`` and ``eval/suites/parts-25k.jsonl``.
 
 How a need becomes ``expected``: a record is expected when it satisfies ``where`` (written out as
-the query's ``constraints``, checked with :func:`eval.suite.record_satisfies`), at least one of
+the query's ``constraints``, checked with :func:`eval.compliance.record_satisfies`), at least one of
 ``any_of`` (alternatives, e.g. a colour found under either of two attribute names; not written
 out), every ``text`` regex and not the ``exclude`` regex, both searched case-insensitively in
 the part number, description, subcategory and display attribute values (for what no structured
@@ -50,12 +50,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from eval.suite import (  # noqa: E402
-    load_suite,
-    record_satisfies,
-    validate_constraints,
-    validate_filters,
-)
+from eval.compliance import record_satisfies  # noqa: E402
+from eval.suite import load_suite, validate_constraints, validate_filters  # noqa: E402
 
 SAMPLE_PATH = REPO / "data" / "sample" / "parts-3k.jsonl.gz"
 DEFAULT_FULL_PATH = REPO.parent / "shared" / "data" / "jlcpcb_parts" / "parts.jsonl"
