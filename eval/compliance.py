@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from eval.suite import (
@@ -49,15 +50,21 @@ def _lookup(record: Mapping[str, Any], field: str) -> object:
     raise ValueError(f"constraints.{field}: unknown field")
 
 
+@lru_cache(maxsize=1 << 16)
 def _norm(text: str) -> str:
     return text.strip().casefold()
+
+
+@lru_cache(maxsize=1 << 12)
+def _norm_set(values: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_norm(v) for v in values)
 
 
 def _condition_holds(value: object, cond: Mapping[str, Any]) -> bool:
     if value is None:
         return False
     if "in" in cond:
-        return isinstance(value, str) and _norm(value) in {_norm(v) for v in cond["in"]}
+        return isinstance(value, str) and _norm(value) in _norm_set(tuple(cond["in"]))
     if "eq" in cond:
         target = cond["eq"]
         if isinstance(target, str):
