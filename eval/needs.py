@@ -45,6 +45,7 @@ from eval.compliance import record_satisfies
 from eval.suite import validate_constraints, validate_filters
 
 __all__ = [
+    "EXACT_FIELDS",
     "NEED_KEYS",
     "Need",
     "filters_as_constraints",
@@ -57,7 +58,8 @@ __all__ = [
 NEED_KEYS = frozenset({"id", "kind", "query", "filters", "where", "any_of", "text", "exclude",
                        "note"})
 _CONDITION_KEYS = ("filters", "where", "any_of", "text", "exclude")
-_EXACT_KINDS = ("lcsc", "mpn")
+EXACT_FIELDS = {"lcsc": "lcsc", "mpn": "mfr_part"}
+"""The kinds whose answer set is every record with this field equal to the query."""
 
 Constraints = dict[str, dict[str, Any]]
 
@@ -139,7 +141,7 @@ def parse_need(obj: object) -> Need:
         if key not in obj:
             raise ValueError(f"{key}: missing")
     qid, kind, query = _text(obj, "id"), _text(obj, "kind"), _text(obj, "query")
-    if kind in _EXACT_KINDS:
+    if kind in EXACT_FIELDS:
         given = [key for key in _CONDITION_KEYS if key in obj]
         if given:
             raise ValueError(f"{given[0]}: a need of kind {kind!r} takes no conditions")
@@ -209,10 +211,8 @@ def record_text(record: Mapping[str, Any]) -> str:
 
 def matches(need: Need, record: Mapping[str, Any]) -> bool:
     """Whether ``record`` (raw parts-file format) belongs to the need's answer set."""
-    if need.kind == "lcsc":
-        return bool(record["lcsc"] == need.query)
-    if need.kind == "mpn":
-        return bool(record["mfr_part"] == need.query)
+    if need.kind in EXACT_FIELDS:
+        return bool(record[EXACT_FIELDS[need.kind]] == need.query)
     constraints = need.constraints
     if constraints and not record_satisfies(record, constraints):
         return False

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from eval.compliance import record_satisfies
-from eval.needs import Need, load_needs, matches
+from eval.needs import EXACT_FIELDS, Need, load_needs, matches
 from eval.suite import parse_query
 
 __all__ = [
     "DEFAULT_FULL_PARTS",
     "SAMPLE_PARTS",
     "BuiltSuite",
+    "Parts",
     "SuiteBuildError",
     "SuiteSpec",
     "build_line",
@@ -91,19 +92,60 @@ def read_records(path: Path) -> list[Record]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+class Parts:
+    """The parts a suite judges, grouped by the value of a field on first use (for speed only).
+
+    An ``lcsc`` or ``mpn`` need looks its query up. A constraint on ``subcategory``,
+    ``category``, ``package`` or ``library_type`` holds for a record exactly when it holds for
+    any record with the same value, so it is checked once per distinct value; every condition of
+    the need is then checked on the records that pass.
+    """
+
+    INDEXED = ("subcategory", "category", "package", "library_type")
+
+    def __init__(self, records: Sequence[Record]) -> None:
+        self.records = records
+        self._groups: dict[str, dict[str, list[Record]]] = {}
+
+    def candidates(self, need: Need) -> Sequence[Record]:
+        """A superset of the need's answer set: the records with its LCSC number or part number,
+        or those meeting its first indexed constraint (all of them when it has none)."""
+        if need.kind in EXACT_FIELDS:
+            return self._by(EXACT_FIELDS[need.kind]).get(need.query, [])
+        field = next((f for f in need.constraints if f in self.INDEXED), None)
+        if field is None:
+            return self.records
+        one = {field: need.constraints[field]}
+        return [r for group in self._by(field).values() if record_satisfies(group[0], one)
+                for r in group]
+
+    def _by(self, field: str) -> dict[str, list[Record]]:
+        if field not in self._groups:
+            groups: dict[str, list[Record]] = {}
+            for r in self.records:
+                value = r.get(field)
+                if isinstance(value, str):  # a string constraint never holds on anything else
+                    groups.setdefault(value, []).append(r)
+            self._groups[field] = groups
+        return self._groups[field]
+
+
 def _lcsc_key(part: str) -> tuple[int, str]:
     digits = part[1:]
     return (int(digits), part) if digits.isdigit() else (sys.maxsize, part)
 
 
 def build_line(
-    need: Need, records: Sequence[Record], max_expected: int, strict: bool
+    need: Need, parts: Parts | Sequence[Record], max_expected: int, strict: bool
 ) -> tuple[dict[str, Any], int]:
     """The suite line for ``need`` and the size of its answer set (see the module docstring)."""
+    if not isinstance(parts, Parts):
+        parts = Parts(parts)
     line: dict[str, Any] = {"id": need.id, "kind": need.kind, "query": need.query}
     if need.filters is not None:
         line["filters"] = need.filters
     constraints = need.constraints
+    records = parts.candidates(need)
     if constraints:
         line["constraints"] = constraints
         satisfiable = any(record_satisfies(r, constraints) for r in records)
@@ -159,11 +201,10 @@ def build_suite(
     ``report`` receives one line per need: kind, answer-set size, whether the ids are listed.
     """
     needs = load_needs(spec.needs_path)
-    if records is None:
-        records = read_records(spec.parts)
+    parts = Parts(read_records(spec.parts) if records is None else records)
     lines: list[str] = []
     for need in needs:
-        line, n = build_line(need, records, spec.max_expected, spec.strict)
+        line, n = build_line(need, parts, spec.max_expected, spec.strict)
         try:
             parse_query(line, default_id=need.id)  # the suite format's own checks
         except ValueError as err:

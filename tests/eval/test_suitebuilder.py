@@ -12,13 +12,15 @@ from typer.testing import CliRunner
 
 from eval import suitebuilder
 from eval.__main__ import app
-from eval.needs import parse_need
+from eval.needs import load_needs, matches, parse_need
 from eval.suitebuilder import (
     DEFAULT_FULL_PARTS,
+    Parts,
     SuiteBuildError,
     SuiteSpec,
     build_line,
     build_suite,
+    read_records,
     suite_specs,
 )
 
@@ -92,6 +94,18 @@ def test_large_answer_set_is_left_to_the_constraints_or_stops_the_build() -> Non
     assert n == 3 and "expected" not in line and "constraints" in line
     with pytest.raises(SuiteBuildError, match="narrow the need"):
         build_line(need(text=["R-C"]), PARTS, 2, strict=False)
+
+
+def test_candidates_hold_every_match_of_every_sample_need() -> None:
+    """Grouping by field value is for speed only: it finds what checking every record finds."""
+    spec = suite_specs()[0]
+    records = read_records(spec.parts)
+    records.append({**records[0], "lcsc": "C0", "package": None, "category": 7})
+    parts = Parts(records)
+    for n in load_needs(spec.needs_path):
+        brute_force = sorted(r["lcsc"] for r in records if matches(n, r))
+        assert brute_force, n.id
+        assert sorted(r["lcsc"] for r in parts.candidates(n) if matches(n, r)) == brute_force, n.id
 
 
 # --- a whole suite ----------------------------------------------------------------------------
