@@ -1,7 +1,10 @@
-"""`python -m eval`: retrieval quality and speed figures.
+"""`python -m eval`: retrieval quality and speed figures, and the committed query suites.
 
     python -m eval beir PATH [--json OUT]                  BEIR directory (corpus, queries, qrels)
     python -m eval suite SOURCE_OR_SNAPSHOT SUITE.jsonl [--json OUT]
+    python -m eval fusion PATH                             fusion grid on a BEIR train split
+    python -m eval bench [--json OUT]                      build, rebuild, latency, cold start, RSS
+    python -m eval suites [--check] [--full PATH] [--report]   write (or check) eval/suites/*.jsonl
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ def beir(
     tokenizer: TokenizerOpt = None,
 ) -> None:
     """nDCG@10, MRR@10, recall@100, hit@1, hit@10, p50/p95 per mode on a BEIR dataset."""
-    from .beir import evaluate_beir
+    from .drivers.beir import evaluate_beir
 
     override, settings = _fusion(fusion_spec), _settings(tokenizer)
     try:
@@ -127,7 +130,7 @@ def fusion(
     """Hybrid nDCG@10 for a grid of fusion methods and constants (to choose the default)."""
     from snapsearch.format.manifest import FusionSettings
 
-    from .beir import fusion_grid
+    from .drivers.beir import fusion_grid
 
     configs = [FusionSettings(method="convex", alpha=a / 10, normalization=norm)
                for norm in ("minmax", "zscore") for a in range(2, 9)]
@@ -154,7 +157,7 @@ def suite(
     tokenizer: TokenizerOpt = None,
 ) -> None:
     """Catalogue suite: hit@k, MRR, nDCG on expected ids and constraint compliance, by kind."""
-    from .catalogue import evaluate_suite, open_source_or_snapshot
+    from .drivers.catalogue import evaluate_suite, open_source_or_snapshot
 
     if not source.exists():
         print(f"error: {source} does not exist", file=sys.stderr)
@@ -190,7 +193,7 @@ def bench(
     json_out: Annotated[Path | None, typer.Option("--json")] = None,
 ) -> None:
     """Build / rebuild times, embeddings reused, search p50/p95 per mode, serve cold start, RSS."""
-    from .bench import run_bench
+    from .drivers.bench import run_bench
 
     out = run_bench(source, suite_path, _encoder(), log=lambda m: print(m, file=sys.stderr))
     b = out["build"]
@@ -208,6 +211,62 @@ def bench(
     print(f"\nserve: {out['serve']}")
     print(f"gates: {out['gates']}")
     _write(json_out, out)
+
+
+@app.command()
+def suites(
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 naming the suites that differ")
+    ] = False,
+    full: Annotated[
+        Path | None,
+        typer.Option("--full", help="The 25,000-part parts.jsonl "
+                     "[default: ../shared/data/jlcpcb_parts/parts.jsonl beside the repository]"),
+    ] = None,
+    report: Annotated[
+        bool, typer.Option("--report", help="Print each need's answer-set size")
+    ] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", metavar="NAME",
+                     help="Build only this suite (parts-sample or parts-25k); repeatable"),
+    ] = None,
+) -> None:
+    """Write the committed query suites from their needs (eval/suites/needs/) and the parts data."""
+    from .suitebuilder import DEFAULT_FULL_PARTS, build_suite, suite_specs
+
+    specs = suite_specs(full or DEFAULT_FULL_PARTS)
+    names = [spec.name for spec in specs]
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        print(f"error: --only {unknown[0]!r}: no such suite; expected one of {', '.join(names)}",
+              file=sys.stderr)
+        raise typer.Exit(2)
+    specs = tuple(spec for spec in specs if not only or spec.name in only)
+    for spec in specs:
+        if not spec.parts.is_file():
+            print(f"error: {spec.parts} (the parts file of {spec.name}) does not exist; pass "
+                  "--full PATH, or --only with the other suites", file=sys.stderr)
+            raise typer.Exit(2)
+    stale = []
+    for spec in specs:
+        if report:
+            print(f"{spec.out_path.name}:")
+        try:
+            built = build_suite(spec, report=print if report else None)
+        except ValueError as exc:  # SuiteBuildError, or a malformed needs file
+            print(f"error: {spec.name}: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        if check:
+            if not built.is_current():
+                stale.append(spec.out_path.name)
+        else:
+            built.write()
+        print(f"{spec.out_path.name}: {built.kinds()}")
+    if stale:
+        print(f"out of date: {', '.join(stale)} (run `python -m eval suites` to rewrite)",
+              file=sys.stderr)
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

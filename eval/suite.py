@@ -1,4 +1,4 @@
-"""The catalogue query-suite format: loading, validation, and constraint checks on part records.
+"""The catalogue query-suite format: the query record, its validation and loading.
 
 A suite is JSONL, one query per line (blank lines are skipped)::
 
@@ -36,33 +36,29 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ATTR_NUMERIC",
+    "ATTR_TEXT",
     "CONSTRAINT_FIELDS",
     "FILTER_KEYS",
+    "FILTER_STRING_KEYS",
+    "LIBRARY_TYPES",
+    "NUMERIC_FIELDS",
     "QUERY_KEYS",
-    "REL_TOL",
+    "STRING_FIELDS",
     "SuiteQuery",
-    "compliance",
-    "count_satisfying",
-    "filters_satisfied",
     "load_suite",
     "parse_query",
-    "record_satisfies",
     "validate_constraints",
+    "is_number",
     "validate_filters",
 ]
-
-REL_TOL = 1e-6
-"""Relative tolerance of numeric ``eq``/``min``/``max`` comparisons."""
-
-COMPLIANCE_DEPTH = 10
-"""At most this many top results are judged by :func:`compliance`."""
 
 QUERY_KEYS = frozenset({"id", "query", "expected", "filters", "kind", "constraints"})
 FILTER_KEYS = frozenset(
@@ -77,19 +73,19 @@ FILTER_KEYS = frozenset(
         "numeric",
     }
 )
-_FILTER_STRING_KEYS = ("category", "subcategory", "package", "library_type", "manufacturer")
+FILTER_STRING_KEYS = ("category", "subcategory", "package", "library_type", "manufacturer")
 LIBRARY_TYPES = ("Basic", "Preferred", "Extended")
 _NUMERIC_FILTER_KEYS = frozenset({"attribute", "key", "min", "max"})
 
-_STRING_FIELDS = frozenset({"category", "subcategory", "package", "library_type"})
-_NUMERIC_FIELDS = frozenset({"stock"})
-_ATTR_NUMERIC = "attributes_numeric."
-_ATTR_TEXT = "attributes."
+STRING_FIELDS = frozenset({"category", "subcategory", "package", "library_type"})
+NUMERIC_FIELDS = frozenset({"stock"})
+ATTR_NUMERIC = "attributes_numeric."
+ATTR_TEXT = "attributes."
 CONSTRAINT_FIELDS = (
-    *sorted(_STRING_FIELDS),
-    *sorted(_NUMERIC_FIELDS),
-    _ATTR_NUMERIC + "<attribute name>.<key>",
-    _ATTR_TEXT + "<attribute name>",
+    *sorted(STRING_FIELDS),
+    *sorted(NUMERIC_FIELDS),
+    ATTR_NUMERIC + "<attribute name>.<key>",
+    ATTR_TEXT + "<attribute name>",
 )
 
 
@@ -112,7 +108,8 @@ class SuiteQuery:
 # --- validation -------------------------------------------------------------------------------
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """A finite int or float (a bool is not a number here)."""
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
@@ -122,19 +119,19 @@ def _is_number(value: object) -> bool:
 
 def _field_kind(field: str) -> str:
     """``"string"`` or ``"number"``; raises ValueError for a field the format does not know."""
-    if field in _STRING_FIELDS:
+    if field in STRING_FIELDS:
         return "string"
-    if field in _NUMERIC_FIELDS:
+    if field in NUMERIC_FIELDS:
         return "number"
-    if field.startswith(_ATTR_NUMERIC):
-        name, sep, key = field[len(_ATTR_NUMERIC) :].rpartition(".")
+    if field.startswith(ATTR_NUMERIC):
+        name, sep, key = field[len(ATTR_NUMERIC) :].rpartition(".")
         if not sep or not name or not key:
             raise ValueError(
-                f"must be {_ATTR_NUMERIC}<attribute name>.<key>, e.g. "
-                f"{_ATTR_NUMERIC}Resistance.resistance"
+                f"must be {ATTR_NUMERIC}<attribute name>.<key>, e.g. "
+                f"{ATTR_NUMERIC}Resistance.resistance"
             )
         return "number"
-    if field.startswith(_ATTR_TEXT) and len(field) > len(_ATTR_TEXT):
+    if field.startswith(ATTR_TEXT) and len(field) > len(ATTR_TEXT):
         return "string"
     raise ValueError(f"unknown field; expected one of {', '.join(CONSTRAINT_FIELDS)}")
 
@@ -159,13 +156,13 @@ def _validate_condition(kind: str, cond: object) -> None:
             return
         raise ValueError(f'string field takes {{"eq": str}} or {{"in": [str]}}, got {sorted(ops)}')
     if ops == {"eq"}:
-        if not _is_number(cond["eq"]):
+        if not is_number(cond["eq"]):
             raise ValueError('"eq" must be a number')
         return
     if not ops <= {"min", "max"}:
         raise ValueError(f'numeric field takes {{"eq": n}} or {{"min", "max"}}, got {sorted(ops)}')
     for op in ("min", "max"):
-        if op in cond and not _is_number(cond[op]):
+        if op in cond and not is_number(cond[op]):
             raise ValueError(f'"{op}" must be a number')
     if "min" in cond and "max" in cond and cond["min"] > cond["max"]:
         raise ValueError(f'"min" ({cond["min"]}) is greater than "max" ({cond["max"]})')
@@ -193,7 +190,7 @@ def validate_filters(filters: object) -> dict[str, Any]:
             raise ValueError(
                 f"{where}: unknown key; expected one of {', '.join(sorted(FILTER_KEYS))}"
             )
-        if key in _FILTER_STRING_KEYS:
+        if key in FILTER_STRING_KEYS:
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{where}: must be a non-empty string")
             if key == "library_type" and value not in LIBRARY_TYPES:
@@ -225,7 +222,7 @@ def _validate_numeric_filters(value: object) -> None:
         if "min" not in item and "max" not in item:
             raise ValueError(f"{where}: needs min, max or both")
         for key in ("min", "max"):
-            if key in item and not _is_number(item[key]):
+            if key in item and not is_number(item[key]):
                 raise ValueError(f"{where}.{key}: must be a number")
         if "min" in item and "max" in item and item["min"] > item["max"]:
             raise ValueError(f"{where}: min is greater than max")
@@ -294,116 +291,3 @@ def load_suite(path: Path) -> list[SuiteQuery]:
             seen[q.id] = lineno
             queries.append(q)
     return queries
-
-
-# --- checking records -------------------------------------------------------------------------
-
-
-def _lookup(record: Mapping[str, Any], field: str) -> object:
-    if field in _STRING_FIELDS or field in _NUMERIC_FIELDS:
-        return record.get(field)
-    if field.startswith(_ATTR_NUMERIC):
-        name, _, key = field[len(_ATTR_NUMERIC) :].rpartition(".")
-        entry = (record.get("attributes_numeric") or {}).get(name) or {}
-        return (entry.get(key) or {}).get("value")
-    if field.startswith(_ATTR_TEXT):
-        return (record.get("attributes") or {}).get(field[len(_ATTR_TEXT) :])
-    raise ValueError(f"constraints.{field}: unknown field")
-
-
-def _norm(text: str) -> str:
-    return text.strip().casefold()
-
-
-def _condition_holds(value: object, cond: Mapping[str, Any]) -> bool:
-    if value is None:
-        return False
-    if "in" in cond:
-        return isinstance(value, str) and _norm(value) in {_norm(v) for v in cond["in"]}
-    if "eq" in cond:
-        target = cond["eq"]
-        if isinstance(target, str):
-            return isinstance(value, str) and _norm(value) == _norm(target)
-        if not _is_number(value):
-            return False
-        return math.isclose(float(value), float(target), rel_tol=REL_TOL, abs_tol=0.0)
-    if not _is_number(value):
-        return False
-    v = float(value)
-    if "min" in cond and v < cond["min"] - REL_TOL * abs(cond["min"]):
-        return False
-    if "max" in cond and v > cond["max"] + REL_TOL * abs(cond["max"]):
-        return False
-    return True
-
-
-def record_satisfies(
-    record: Mapping[str, Any], constraints: Mapping[str, Mapping[str, Any]]
-) -> bool:
-    """Whether a part record (the raw parts-file format) meets every constraint."""
-    return all(_condition_holds(_lookup(record, f), c) for f, c in constraints.items())
-
-
-def count_satisfying(
-    records: Iterable[Mapping[str, Any]], constraints: Mapping[str, Mapping[str, Any]]
-) -> int:
-    """How many records meet every constraint (the ``satisfiable_count`` of :func:`compliance`)."""
-    return sum(1 for r in records if record_satisfies(r, constraints))
-
-
-def compliance(
-    returned: Sequence[Mapping[str, Any]],
-    constraints: Mapping[str, Mapping[str, Any]],
-    satisfiable_count: int,
-) -> float | None:
-    """Share of the top ``m = min(10, satisfiable_count)`` returned records meeting ``constraints``.
-
-    ``None`` when ``m == 0``: nothing in the corpus can comply, so the query is reported apart
-    as unsatisfiable instead of scoring 0. Slots beyond a short result list count as failures.
-    """
-    if satisfiable_count < 0:
-        raise ValueError(f"satisfiable_count must be >= 0, got {satisfiable_count}")
-    m = min(COMPLIANCE_DEPTH, satisfiable_count)
-    if m == 0:
-        return None
-    ok = sum(1 for r in returned[:m] if record_satisfies(r, constraints))
-    return ok / m
-
-
-def _numeric_values(record: Mapping[str, Any], attribute: str, key: str) -> list[float]:
-    """The attribute's numbers as the parts kind indexes them: ``attributes_numeric``, or the
-    display string read as one value (``"Zener voltage (nom)": "3.3V"``)."""
-    cell = ((record.get("attributes_numeric") or {}).get(attribute) or {}).get(key)
-    if isinstance(cell, Mapping) and _is_number(cell.get("value")):
-        return [float(cell["value"])]
-    display = (record.get("attributes") or {}).get(attribute)
-    if isinstance(display, str):
-        from snapsearch.kinds.parts.query import parse_value
-
-        value = parse_value(display.strip(), None)
-        if value is not None and value.unit == key:
-            return [value.value]
-    return []
-
-
-def filters_satisfied(record: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
-    """Whether a part record (raw parts-file format) meets the search API's hard filters
-    exactly as the engine applies them (strings equal; numeric bounds inclusive)."""
-    for name in _FILTER_STRING_KEYS:
-        if name in filters and filters[name] is not None and record.get(name) != filters[name]:
-            return False
-    stock = record.get("stock") or 0
-    if filters.get("in_stock") is True and not stock > 0:
-        return False
-    if filters.get("in_stock") is False and stock != 0:
-        return False
-    if filters.get("stock_min") is not None and stock < filters["stock_min"]:
-        return False
-    for rng in filters.get("numeric") or []:
-        lo, hi = rng.get("min"), rng.get("max")
-        values = _numeric_values(record, rng["attribute"], rng["key"])
-        if not any((lo is None or v >= lo - abs(lo) * REL_TOL)
-                   and (hi is None or v <= hi + abs(hi) * REL_TOL)
-                   for v in values):
-            return False
-    return True

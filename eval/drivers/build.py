@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.fetch import fetch_source
+from pipelines.progress import make_progress
 from pipelines.settings import Settings
 from pipelines.transform.build import CollectionSpec, build_options, build_snapshot, inputs_digest
 from snapsearch.format import layout
@@ -26,8 +27,6 @@ def build_eval_snapshot(
         if layout.parse_snapshot_id(d.name).matches(digest):
             log(f"reusing snapshot {d.name} (same inputs)")
             return d
-    from pipelines.progress import make_progress
-
     result = build_snapshot(
         root, specs, encoder, options, log=log, progress=make_progress("encode", log)
     )

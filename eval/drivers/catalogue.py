@@ -6,16 +6,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.compliance import compliance, count_satisfying, filters_satisfied
+from eval.drivers.build import build_eval_snapshot
+from eval.harness import MODES, QueryRun, run_query, score_runs
+from eval.suite import SuiteQuery, load_suite
 from pipelines.settings import Settings
 from snapsearch.format import layout
 from snapsearch.format.manifest import FusionSettings
 from snapsearch.format.model import Encoder
 from snapsearch.format.reader import Snapshot, open_snapshot
 from snapsearch.search.engine import SearchEngine
-
-from .build import build_eval_snapshot
-from .harness import MODES, QueryRun, run_query, score_runs
-from .suite import SuiteQuery, compliance, count_satisfying, filters_satisfied, load_suite
 
 
 def open_source_or_snapshot(

@@ -6,14 +6,13 @@ import csv
 import json
 from pathlib import Path
 
+from eval.drivers.build import build_eval_snapshot
+from eval.harness import MODES, run_query, score_runs
 from pipelines.settings import Settings
 from snapsearch.format.manifest import FusionSettings
 from snapsearch.format.model import Encoder
 from snapsearch.format.reader import open_snapshot
 from snapsearch.search.engine import SearchEngine
-
-from .build import build_eval_snapshot
-from .harness import MODES, run_query, score_runs
 
 
 def load_beir(

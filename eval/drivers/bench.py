@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from eval.harness import MODES, run_query, score_runs
+from eval.suite import load_suite
 from pipelines.fetch import fetch_source
 from pipelines.publish import publish
 from pipelines.settings import Settings
@@ -30,9 +32,6 @@ from pipelines.validate.gates import run_gates
 from snapsearch.format.model import Encoder
 from snapsearch.format.reader import open_snapshot
 from snapsearch.search.engine import SearchEngine
-
-from .harness import MODES, run_query, score_runs
-from .suite import load_suite
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Drivers that build evaluation snapshots through the pipelines code (above ``pipelines``)."""
