@@ -20,7 +20,7 @@ from eval.suite import (
     STRING_FIELDS,
     is_number,
 )
-from snapsearch.kinds.parts.query import parse_value
+from snapsearch.kinds.parts.grammar import parse_value
 
 __all__ = [
     "COMPLIANCE_DEPTH",
