@@ -171,6 +171,20 @@ def test_a_snapshot_dropped_open_warns(built):
         gc.collect()
 
 
+_LEFT_OPEN: list[Snapshot] = []
+
+
+def test_a_test_may_leave_a_snapshot_open(built, snap):
+    _LEFT_OPEN.append(open_snapshot(built.path))
+    assert not _LEFT_OPEN[0].closed and not snap.closed
+
+
+def test_the_autouse_fixture_closed_it():
+    """tests/conftest.py closed what the test before left open (this runs after it)."""
+    assert [s.closed for s in _LEFT_OPEN] == [True]
+    _LEFT_OPEN.clear()
+
+
 # -- the writer on its own ---------------------------------------------------------------------
 def tiny_rows(n: int = 3) -> list[Row]:
     kind = get_kind("text")
