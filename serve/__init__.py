@@ -1,7 +1,16 @@
-"""The read-only search server (no dagster, no pipelines): ``create_app(ServeSettings())``.
+"""The read-only search server, HTTP only (the engine is ``snapsearch.search``; no dagster, no
+pipelines): ``create_app(ServeSettings())``.
 
-``serve.search`` (the engine) is shared with eval; importing it must not pull in the web stack,
-so ``create_app`` is imported lazily.
+app         the factory and its lifespan
+holder      the snapshot being served: load, verify, pin check, warm-up, swap, retire
+middleware  request ids, the access log line, request metrics
+routes      the endpoints, JSON bodies with a size limit, ETags
+errors      the one JSON error shape and the exception handlers
+validation  request validation errors told in words
+metrics, logging, settings
+
+``create_app`` is imported on first use, so ``import serve.settings`` (read first by
+``python -m serve``, which fails fast on a bad setting) does not load the web stack.
 """
 
 from __future__ import annotations

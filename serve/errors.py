@@ -4,27 +4,24 @@
                "request_id": "..."}}
 
 Routes raise ``ApiError``; the router's 404/405 arrive as ``HTTPException``; anything else is
-a 500 ``internal`` with no traceback in the body (the traceback goes to the log).
+a 500 ``internal`` with no traceback in the body (the traceback goes to the log). The 404's
+message lists the app's routes, read from the routes themselves.
 """
 
 from __future__ import annotations
 
 import logging
-import types
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic.fields import FieldInfo
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import ExceptionHandler
 
 log = logging.getLogger("snapsearch.serve")
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 class ApiError(Exception):
@@ -82,99 +79,6 @@ def error_response(
     return JSONResponse(error_body(code, message, field, rid), status_code=status, headers=out)
 
 
-# -- validation messages ------------------------------------------------------------------
-
-
-def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside ``annotation`` (through Optional, unions and lists)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = get_origin(annotation)
-    if origin in (Union, types.UnionType, list, tuple, Sequence):
-        for arg in get_args(annotation):
-            found = _unwrap_model(arg)
-            if found is not None:
-                return found
-    return None
-
-
-def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
-    """The model class that holds the field at ``loc`` (list indexes are skipped)."""
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None:
-            return None
-        if isinstance(part, int):
-            continue
-        info = current.model_fields.get(part)
-        current = None if info is None else _unwrap_model(info.annotation)
-    return current
-
-
-def _field_info(model: type[BaseModel], loc: Sequence[int | str]) -> FieldInfo | None:
-    names = [p for p in loc if isinstance(p, str)]
-    if not names:
-        return None
-    parent = _model_at(model, loc[: max(i for i, p in enumerate(loc) if isinstance(p, str))])
-    return None if parent is None else parent.model_fields.get(names[-1])
-
-
-def _allowed_hint(info: FieldInfo) -> str | None:
-    lo = hi = min_len = max_len = None
-    for m in info.metadata:
-        lo = getattr(m, "ge", lo)
-        hi = getattr(m, "le", hi)
-        min_len = getattr(m, "min_length", min_len)
-        max_len = getattr(m, "max_length", max_len)
-    if min_len is not None or max_len is not None:
-        unit = "items" if get_origin(info.annotation) is list else "characters"
-        if min_len is not None and max_len is not None:
-            return f"{min_len} to {max_len} {unit}"
-        return f"at least {min_len} {unit}" if min_len is not None else f"at most {max_len} {unit}"
-    if lo is not None and hi is not None:
-        return f"{lo} to {hi}"
-    if lo is not None:
-        return f"at least {lo}"
-    if hi is not None:
-        return f"at most {hi}"
-    return None
-
-
-def describe_validation_error(
-    exc: ValidationError, model: type[BaseModel]
-) -> tuple[str, str | None]:
-    """(message, dotted field) for the first problem; the message says what is allowed."""
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc: tuple[int | str, ...] = tuple(first["loc"])
-    field = ".".join(str(p) for p in loc) or None
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        parent = _model_at(model, loc[:-1])
-        allowed = ", ".join(parent.model_fields) if parent is not None else "none"
-        where = f" in {'.'.join(str(p) for p in loc[:-1])}" if len(loc) > 1 else ""
-        message = f"unknown field {str(loc[-1])!r}{where}; allowed fields: {allowed}"
-    elif kind == "missing":
-        message = f"{field} is required"
-    elif field is None:
-        message = f"the request body must be a JSON object: {first['msg']}"
-    else:
-        text = str(first["msg"]).removeprefix("Value error, ")
-        message = f"{field}: {text}"
-        info = _field_info(model, loc)
-        hint = _allowed_hint(info) if info is not None else None
-        if hint:
-            message += f" (allowed: {hint})"
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return message, field
-
-
-def invalid_request(exc: ValidationError, model: type[BaseModel]) -> ApiError:
-    message, field = describe_validation_error(exc, model)
-    return ApiError(422, "invalid_request", message, field=field)
-
-
 # -- handlers -----------------------------------------------------------------------------
 
 
@@ -192,23 +96,37 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
-async def http_exception_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    method, path = request.method, request.url.path
-    headers = dict(exc.headers or {})
-    if exc.status_code == 404:
-        code = "route_not_found"
-        message = (
-            f"no route {method} {path}; routes: POST /v1/search, GET /v1/records/{{id}}, "
-            "GET /v1/snapshot, GET /livez, GET /readyz, GET /metrics"
-        )
-    elif exc.status_code == 405:
-        code = "method_not_allowed"
-        message = f"{method} is not allowed on {path}; allowed: {headers.get('Allow', 'none')}"
-    else:
-        code = _code_for(exc.status_code)
-        message = str(exc.detail)
-    return error_response(request, exc.status_code, code, message, headers=headers)
+def describe_routes(routes: Sequence[BaseRoute]) -> str:
+    """``POST /v1/search, GET /livez, ...`` in the routes' order (HEAD, implied by GET, is left
+    out)."""
+    out = []
+    for route in routes:
+        if isinstance(route, Route):
+            methods = sorted(m for m in route.methods or () if m != "HEAD") or ["HEAD"]
+            out += [f"{m} {route.path}" for m in methods]
+    return ", ".join(out)
+
+
+def http_exception_handler(routes: Sequence[BaseRoute]) -> ExceptionHandler:
+    """The router's 404 (naming every route) and 405, and any other ``HTTPException``."""
+    listed = describe_routes(routes)
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        method, path = request.method, request.url.path
+        headers = dict(exc.headers or {})
+        if exc.status_code == 404:
+            code = "route_not_found"
+            message = f"no route {method} {path}; routes: {listed}"
+        elif exc.status_code == 405:
+            code = "method_not_allowed"
+            message = f"{method} is not allowed on {path}; allowed: {headers.get('Allow', 'none')}"
+        else:
+            code = _code_for(exc.status_code)
+            message = str(exc.detail)
+        return error_response(request, exc.status_code, code, message, headers=headers)
+
+    return handler
 
 
 async def internal_error_handler(request: Request, exc: Exception) -> Response:
@@ -220,9 +138,9 @@ async def internal_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
-def exception_handlers() -> dict[Any, ExceptionHandler]:
+def exception_handlers(routes: Sequence[BaseRoute]) -> dict[Any, ExceptionHandler]:
     return {
         ApiError: api_error_handler,
-        HTTPException: http_exception_handler,
+        HTTPException: http_exception_handler(routes),
         Exception: internal_error_handler,
     }

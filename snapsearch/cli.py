@@ -205,12 +205,12 @@ def query(
     from snapsearch.search.engine import SearchEngine
     from snapsearch.search.types import SearchRequest
 
-    snap = open_snapshot(resolve_current(_root(root)))
-    encoder = SentenceTransformerEncoder() if mode != "lexical" else None
-    if encoder is not None:
-        check_pin(snap.manifest.model, encoder, where=f"snapshot {snap.snapshot_id}")
-    req = SearchRequest(query=text, mode=mode, limit=limit, collection=collection)  # type: ignore[arg-type]
-    resp = SearchEngine(snap, encoder).search(req)
+    with open_snapshot(resolve_current(_root(root))) as snap:
+        encoder = SentenceTransformerEncoder() if mode != "lexical" else None
+        if encoder is not None:
+            check_pin(snap.manifest.model, encoder, where=f"snapshot {snap.snapshot_id}")
+        req = SearchRequest(query=text, mode=mode, limit=limit, collection=collection)  # type: ignore[arg-type]
+        resp = SearchEngine(snap, encoder).search(req)
     if as_json:
         typer.echo(resp.model_dump_json(indent=2))
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,20 @@ from snapsearch.format import layout, links
 from snapsearch.format.gates import GateReport, GateResult, write_gate_report
 from snapsearch.format.hashing import sha256_file
 from snapsearch.format.model import HashingEncoder
+from snapsearch.format.reader import open_snapshots
+
+
+@pytest.fixture(autouse=True)
+def _close_snapshots_left_open() -> Iterator[None]:
+    """Close every snapshot the test opened and left open. Snapshots opened by module- or
+    session-scoped fixtures (set up before this one) stay open until their fixture ends; one
+    dropped without closing warns with a ResourceWarning, an error here (pyproject)."""
+    before = weakref.WeakSet(open_snapshots())
+    yield
+    for snap in open_snapshots():
+        if snap not in before:
+            snap.close()
+
 
 # parts every small fixture contains (queries in tests refer to them)
 ANCHOR_PARTS = ("C25744", "C6186", "C1525", "C14663")

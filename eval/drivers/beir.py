@@ -51,8 +51,7 @@ def evaluate_beir(
     queries, qrels = load_beir(path, split)
     snap_dir = build_eval_snapshot(path / "corpus.jsonl", root, "text", "docs", encoder, settings,
                                    log=log)
-    snap = open_snapshot(snap_dir)
-    try:
+    with open_snapshot(snap_dir) as snap:
         engine = SearchEngine(snap, encoder, fusion=fusion)
         for qid, text in list(queries.items())[:5]:  # warm-up (not measured)
             run_query(engine, qid, text, "hybrid", k=100)
@@ -62,8 +61,6 @@ def evaluate_beir(
             runs = [run_query(engine, qid, text, mode, k=100) for qid, text in queries.items()]
             out[mode] = score_runs(runs, qrels)
         return out
-    finally:
-        snap.close()
 
 
 def fusion_grid(
@@ -73,10 +70,9 @@ def fusion_grid(
 ) -> list[tuple[FusionSettings, dict[str, float]]]:
     """Hybrid figures for each fusion setting on one split (query embeddings computed once)."""
     queries, qrels = load_beir(path, split)
-    snap = open_snapshot(
+    with open_snapshot(
         build_eval_snapshot(path / "corpus.jsonl", root, "text", "docs", encoder, log=log)
-    )
-    try:
+    ) as snap:
         engine = SearchEngine(snap, encoder, query_cache=len(queries) + 10)
         out = []
         for cfg in configs:
@@ -84,5 +80,3 @@ def fusion_grid(
             runs = [run_query(engine, qid, text, "hybrid", k=100) for qid, text in queries.items()]
             out.append((cfg, score_runs(runs, qrels)))
         return out
-    finally:
-        snap.close()

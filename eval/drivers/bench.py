@@ -92,10 +92,9 @@ def bench_search(
     snapshot_dir: Path, suite_path: Path, encoder: Encoder, repeats: int = 3
 ) -> dict[str, Any]:
     """In-process latency per mode over the suite's queries: uncached (first pass) and cached."""
-    snap = open_snapshot(snapshot_dir)
     suite = load_suite(suite_path)
     out: dict[str, Any] = {}
-    try:
+    with open_snapshot(snapshot_dir) as snap:
         for mode in MODES:
             engine = SearchEngine(snap, encoder)
             first = [run_query(engine, q.id, q.query, mode, k=10, filters=q.filters) for q in suite]
@@ -107,8 +106,6 @@ def bench_search(
                          "cached_p50_ms": round(b["p50_ms"], 2),
                          "cached_p95_ms": round(b["p95_ms"], 2),
                          "queries": len(first)}
-    finally:
-        snap.close()
     return out
 
 

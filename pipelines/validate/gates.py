@@ -252,7 +252,11 @@ def _open_baseline(baseline_dir: Path | None, candidate: Path, encoder: Encoder)
         return None
     try:
         snap = open_snapshot(baseline_dir)
+    except SnapshotError:
+        return None
+    try:
         check_pin(snap.manifest.model, encoder, where="baseline")
     except SnapshotError:
+        snap.close()
         return None
     return snap

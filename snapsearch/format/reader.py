@@ -1,16 +1,22 @@
 """Opens a snapshot read-only: SQLite ``mode=ro&immutable=1``, vectors, hnsw with ef set once.
 
-Serve and eval read snapshots only through this module.
+Serve and eval read snapshots only through this module. A ``Snapshot`` is a context manager
+(``with open_snapshot(path) as snap:``); closing it twice is harmless. One dropped while still
+open says so with a ``ResourceWarning``, as an unclosed file does.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import warnings
+import weakref
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import numpy as np
 
@@ -91,12 +97,45 @@ class Collection:
             yield dict(json.loads(rec))
 
 
-@dataclass
+# Every open snapshot, weakly held (no effect on their lifetime): the tests' autouse fixture
+# reads it to close what a test left open (tests/conftest.py).
+_OPEN: weakref.WeakSet[Snapshot] = weakref.WeakSet()
+_OPEN_LOCK = threading.Lock()
+
+
+def open_snapshots() -> list[Snapshot]:
+    """The snapshots opened and not closed yet (that are still referenced somewhere)."""
+    with _OPEN_LOCK:
+        return [s for s in _OPEN if not s.closed]
+
+
+@dataclass(eq=False)
 class Snapshot:
     path: Path
     manifest: Manifest
     conn: sqlite3.Connection
     collections: dict[str, Collection]
+    closed: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        with _OPEN_LOCK:
+            _OPEN.add(self)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "closed", True):
+            warnings.warn(
+                f"unclosed snapshot {self.path}", ResourceWarning, stacklevel=2, source=self
+            )
+            self.close()
 
     @property
     def snapshot_id(self) -> str:
@@ -111,6 +150,10 @@ class Snapshot:
         return self.collections[name]
 
     def close(self) -> None:
+        """Close the database; the second and later calls do nothing."""
+        if self.closed:
+            return
+        self.closed = True
         self.conn.close()
 
 
@@ -119,27 +162,35 @@ def open_snapshot(snapshot_dir: Path, *, checksums: bool = False) -> Snapshot:
     snapshot_dir = snapshot_dir.resolve()
     manifest = verify_snapshot(snapshot_dir, checksums=checksums)
     conn = connect_readonly(snapshot_dir / layout.SQLITE)
-    collections: dict[str, Collection] = {}
-    for name, info in manifest.collections.items():
-        vectors = np.load(
-            snapshot_dir / layout.vectors_file(name), mmap_mode="r", allow_pickle=False
-        )
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        exact = ExactIndex(vectors)
-        fts_columns = tuple(
-            r[1] for r in conn.execute(f"PRAGMA table_info({layout.fts_table(name)})")
-        )
-        if sorted(fts_columns) != sorted(info.lexical_fields):
-            conn.close()
-            raise ManifestError(
-                f"{snapshot_dir}: collection {name!r} has lexical columns {list(fts_columns)} "
-                f"but the manifest weighs {sorted(info.lexical_fields)}",
-                fix="rebuild the snapshot",
-            )
-        ann = HnswIndex.load(
-            snapshot_dir / layout.ann_file(name), manifest.model.dim, len(vectors), manifest.hnsw,
-            exact,
-        )
-        collections[name] = Collection(name, info, conn, vectors, ann, exact, fts_columns)
+    try:
+        collections = {
+            name: _open_collection(snapshot_dir, manifest, name, info, conn)
+            for name, info in manifest.collections.items()
+        }
+    except BaseException:
+        conn.close()
+        raise
     return Snapshot(snapshot_dir, manifest, conn, collections)
 
+
+def _open_collection(
+    snapshot_dir: Path, manifest: Manifest, name: str, info: CollectionInfo,
+    conn: sqlite3.Connection,
+) -> Collection:
+    vectors = np.load(snapshot_dir / layout.vectors_file(name), mmap_mode="r", allow_pickle=False)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    exact = ExactIndex(vectors)
+    fts_columns = tuple(
+        r[1] for r in conn.execute(f"PRAGMA table_info({layout.fts_table(name)})")
+    )
+    if sorted(fts_columns) != sorted(info.lexical_fields):
+        raise ManifestError(
+            f"{snapshot_dir}: collection {name!r} has lexical columns {list(fts_columns)} "
+            f"but the manifest weighs {sorted(info.lexical_fields)}",
+            fix="rebuild the snapshot",
+        )
+    ann = HnswIndex.load(
+        snapshot_dir / layout.ann_file(name), manifest.model.dim, len(vectors), manifest.hnsw,
+        exact,
+    )
+    return Collection(name, info, conn, vectors, ann, exact, fts_columns)

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
+from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from serve.app import SnapshotHolder
-from serve.errors import MAX_BODY_BYTES
+from serve.errors import describe_routes
+from serve.holder import SnapshotHolder
+from serve.routes import MAX_BODY_BYTES
 from snapsearch.search.errors import FilterNotSupported
 
 ERROR_KEYS = {"code", "message", "field", "request_id"}
@@ -97,7 +99,12 @@ def test_oversized_body_without_content_length(client: TestClient) -> None:
 
 
 def test_unknown_route(client: TestClient) -> None:
-    check_shape(client.get("/v2/search"), 404, "route_not_found", None)
+    err = check_shape(client.get("/v2/search"), 404, "route_not_found", None)
+    # the routes are read from the app's own routes, in their order
+    assert err["message"] == (
+        "no route GET /v2/search; routes: POST /v1/search, GET /v1/records/{id}, "
+        "GET /v1/snapshot, GET /livez, GET /readyz, GET /metrics"
+    )
 
 
 def test_method_not_allowed(client: TestClient) -> None:
@@ -160,3 +167,14 @@ def test_no_match_is_not_an_error(client: TestClient) -> None:
     assert r.status_code == 200
     assert r.json()["match"] == "none" and r.json()["hits"] == []
     assert "error" not in r.json()
+
+
+def test_describe_routes_lists_methods_without_head() -> None:
+    async def endpoint(_request: object) -> None: ...
+
+    routes = [
+        Route("/a", endpoint, methods=["GET"]),
+        Route("/b/{id}", endpoint, methods=["PUT", "POST"]),
+        Mount("/static", routes=[]),  # not a route of its own: not listed
+    ]
+    assert describe_routes(routes) == "GET /a, POST /b/{id}, PUT /b/{id}"

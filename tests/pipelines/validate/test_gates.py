@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -99,32 +101,36 @@ def test_ann_recall_fails_for_a_degraded_index(built):
 
 
 # -- quality -------------------------------------------------------------------------------
-def _engine(path: Path, enc) -> SearchEngine:
-    return SearchEngine(open_snapshot(path), enc)
+@pytest.fixture
+def engine(hash_encoder: HashingEncoder) -> Iterator[Callable[[Path], SearchEngine]]:
+    """engine(path): an engine over the snapshot at ``path``, closed when the test ends."""
+    with ExitStack() as opened:
+        yield lambda path: SearchEngine(opened.enter_context(open_snapshot(path)), hash_encoder)
 
 
-def test_quality_passes_on_the_suite(built, hash_encoder, suite):
+def test_quality_passes_on_the_suite(built, engine, suite):
     from eval.suite import load_suite
 
-    result = gate_quality(_engine(built.path, hash_encoder), load_suite(suite), GateSettings())
+    result = gate_quality(engine(built.path), load_suite(suite), GateSettings())
     assert result.passed, result.description
     assert result.metrics["hit@1"] == 1.0
 
 
-def test_quality_fails_below_thresholds(built, hash_encoder, tmp_path):
+def test_quality_fails_below_thresholds(built, engine, tmp_path):
     from eval.suite import load_suite
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
         json.dumps({"id": "x", "query": "ferrite bead", "expected": ["C999999999"]}) + "\n"
     )
-    result = gate_quality(_engine(built.path, hash_encoder), load_suite(bad), GateSettings())
+    result = gate_quality(engine(built.path), load_suite(bad), GateSettings())
     assert not result.passed
     assert "hit@1" in result.description
     assert result.metrics["missed_at_10"] == [{"id": "x", "query": "ferrite bead"}]
 
 
-def test_quality_blocks_a_regression_against_current(tmp_path, hash_encoder, suite, parts_file):
+def test_quality_blocks_a_regression_against_current(tmp_path, hash_encoder, engine, suite,
+                                                     parts_file):
     """The candidate lost a part the current snapshot finds: the gate names the query."""
     from eval.suite import load_suite
     from tests.conftest import sample_records, write_jsonl
@@ -135,9 +141,9 @@ def test_quality_blocks_a_regression_against_current(tmp_path, hash_encoder, sui
         write_jsonl(tmp_path / "w.jsonl", worse_records), tmp_path / "b", hash_encoder
     )
     result = gate_quality(
-        _engine(worse.path, hash_encoder), load_suite(suite),
+        engine(worse.path), load_suite(suite),
         GateSettings(regression_tolerance=0.01),
-        baseline=_engine(good.path, hash_encoder),
+        baseline=engine(good.path),
     )
     assert not result.passed
     assert "dropped" in result.description
@@ -145,26 +151,25 @@ def test_quality_blocks_a_regression_against_current(tmp_path, hash_encoder, sui
 
 
 # -- latency -------------------------------------------------------------------------------
-def test_latency_passes_within_budget(built, hash_encoder, suite):
+def test_latency_passes_within_budget(built, engine, suite):
     from eval.suite import load_suite
 
-    result = gate_latency(_engine(built.path, hash_encoder), load_suite(suite), GateSettings())
+    result = gate_latency(engine(built.path), load_suite(suite), GateSettings())
     assert result.passed
     assert result.metrics["p95_ms"] >= result.metrics["p50_ms"] >= 0
 
 
-def test_latency_fails_over_budget(built, hash_encoder, suite):
+def test_latency_fails_over_budget(built, engine, suite):
     from eval.suite import load_suite
 
     tight = GateSettings(latency_p50_ms=0.0, latency_p95_ms=0.0)
-    result = gate_latency(_engine(built.path, hash_encoder), load_suite(suite), tight)
+    result = gate_latency(engine(built.path), load_suite(suite), tight)
     assert not result.passed
     assert "budgets" in result.description
 
 
-def test_latency_without_a_suite_measures_queries_from_the_records(built, hash_encoder):
-    engine = _engine(built.path, hash_encoder)
-    result = gate_latency(engine, [], GateSettings(latency_queries=24))
+def test_latency_without_a_suite_measures_queries_from_the_records(built, engine):
+    result = gate_latency(engine(built.path), [], GateSettings(latency_queries=24))
     assert result.passed
     assert result.metrics["queries"] == 24  # the configured count, drawn from the snapshot
 

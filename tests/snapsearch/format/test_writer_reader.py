@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -11,12 +12,12 @@ import numpy as np
 import pytest
 
 from pipelines.transform.build import BuildResult
-from snapsearch.format import layout
+from snapsearch.format import layout, reader
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.hashing import sha256_file
 from snapsearch.format.manifest import HnswSettings
 from snapsearch.format.model import HashingEncoder
-from snapsearch.format.reader import Snapshot, open_snapshot
+from snapsearch.format.reader import Snapshot, open_snapshot, open_snapshots
 from snapsearch.format.writer import Reject, Row, SnapshotWriter
 from snapsearch.kinds import get_kind
 from tests.conftest import sample_records
@@ -26,9 +27,8 @@ SNAPSHOT_ID = "20240101T000000000000Z-deadbeef"
 
 @pytest.fixture
 def snap(built: BuildResult) -> Iterator[Snapshot]:
-    s = open_snapshot(built.path, checksums=True)
-    yield s
-    s.close()
+    with open_snapshot(built.path, checksums=True) as s:
+        yield s
 
 
 def c25744() -> dict:
@@ -124,17 +124,65 @@ def test_sqlite_is_not_wal_and_reading_leaves_no_files(built):
     header = (built.path / layout.SQLITE).read_bytes()[:100]
     assert header[:16] == b"SQLite format 3\x00"
     assert (header[18], header[19]) == (1, 1)  # legacy rollback journal, not WAL (2)
-    s = open_snapshot(built.path)
-    try:
+    with open_snapshot(built.path) as s:
         coll = s.collection("parts")
         coll.rows(range(10))
         list(coll.iter_details())
         assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
-    finally:
-        s.close()
     after = sorted(p.name for p in built.path.iterdir())
     assert after == before
     assert not any(n.endswith(("-wal", "-shm", "-journal")) for n in after)
+
+
+# -- closing -----------------------------------------------------------------------------------
+
+
+def test_a_snapshot_is_a_context_manager_and_closes_once(built):
+    with open_snapshot(built.path) as s:
+        assert not s.closed
+        assert s in open_snapshots()
+    assert s.closed
+    assert s not in open_snapshots()
+    with pytest.raises(sqlite3.ProgrammingError):
+        s.conn.execute("SELECT 1")
+    s.close()  # a second close does nothing
+    assert s.closed
+
+
+def test_a_failed_open_closes_its_database(built, monkeypatch):
+    def boom(*_a, **_k):
+        raise RuntimeError("no index")
+
+    monkeypatch.setattr("snapsearch.format.reader.HnswIndex.load", boom)
+    opened: list[sqlite3.Connection] = []
+    real = reader.connect_readonly
+    monkeypatch.setattr(reader, "connect_readonly", lambda p: opened.append(real(p)) or opened[-1])
+    with pytest.raises(RuntimeError, match="no index"):
+        open_snapshot(built.path)
+    assert len(opened) == 1
+    with pytest.raises(sqlite3.ProgrammingError):
+        opened[0].execute("SELECT 1")
+
+
+def test_a_snapshot_dropped_open_warns(built):
+    s = open_snapshot(built.path)
+    with pytest.warns(ResourceWarning, match="unclosed snapshot"):
+        del s
+        gc.collect()
+
+
+_LEFT_OPEN: list[Snapshot] = []
+
+
+def test_a_test_may_leave_a_snapshot_open(built, snap):
+    _LEFT_OPEN.append(open_snapshot(built.path))
+    assert not _LEFT_OPEN[0].closed and not snap.closed
+
+
+def test_the_autouse_fixture_closed_it():
+    """tests/conftest.py closed what the test before left open (this runs after it)."""
+    assert [s.closed for s in _LEFT_OPEN] == [True]
+    _LEFT_OPEN.clear()
 
 
 # -- the writer on its own ---------------------------------------------------------------------
@@ -202,8 +250,7 @@ def test_writer_direct_round_trip(tmp_path):
     final: Path = tmp_path / SNAPSHOT_ID
     assert sorted(p.name for p in tmp_path.iterdir()) == [SNAPSHOT_ID]
     assert manifest.tables["rejects[docs]"] == 1
-    s = open_snapshot(final, checksums=True)
-    try:
+    with open_snapshot(final, checksums=True) as s:
         coll = s.collection("docs")
         assert [d["id"] for d in coll.iter_details()] == ["d0", "d1", "d2", "d3"]
         assert coll.detail("d2") == {"id": "d2", "title": "title 2", "text": "body 2"}
@@ -211,8 +258,6 @@ def test_writer_direct_round_trip(tmp_path):
         assert [tuple(r) for r in got] == [(5, "d9", "both 'title' and 'text' are empty")]
         pos, sims = coll.ann.query(vecs[2], 1)
         assert pos.tolist() == [2]
-    finally:
-        s.close()
 
 
 def test_bm25_weights_follow_the_fts_columns_not_the_manifest_key_order(snap):
@@ -239,8 +284,7 @@ def test_a_heavier_title_lifts_a_title_match_over_an_equal_body_match(tmp_path):
         w.finish({"built_at": "2024-01-01T00:00:00Z", "builder_version": "t", "inputs_digest": "x",
                   "sources": [], "model": enc.pin, "hnsw": HnswSettings(),
                   "fusion": {"method": "convex"}})
-    s = open_snapshot(tmp_path / SNAPSHOT_ID)
-    try:
+    with open_snapshot(tmp_path / SNAPSHOT_ID) as s:
         coll = s.collection("docs")
         got = s.conn.execute(
             f"SELECT rowid FROM {coll.fts} WHERE {coll.fts} MATCH 'gamma' "
@@ -250,5 +294,3 @@ def test_a_heavier_title_lifts_a_title_match_over_an_equal_body_match(tmp_path):
                                     (r[0],)).fetchone()[0]
                   for r in got]
         assert ranked == ["title", "body"]
-    finally:
-        s.close()

@@ -1,0 +1,219 @@
+"""The snapshot being served: load (open, verify, check the model pin, warm up), swap, retire.
+
+``SnapshotHolder`` holds one reference to the current ``Loaded``. A swap (publish or rollback
+moved ``<root>/current``) replaces that reference, so requests in flight finish on the old
+snapshot; it is closed after a grace delay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from anyio.abc import TaskGroup
+
+from snapsearch.format.errors import SnapshotError
+from snapsearch.format.links import resolve_current
+from snapsearch.format.model import CANARY_TEXT, Encoder, check_pin
+from snapsearch.format.reader import Snapshot, open_snapshot
+from snapsearch.search.engine import SearchEngine
+from snapsearch.search.types import SearchRequest
+
+from .logging import SERVE_LOGGER
+from .metrics import Metrics
+from .settings import ServeSettings
+
+log = logging.getLogger(SERVE_LOGGER)
+
+EncoderFactory = Callable[[], Encoder]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, eq=False)
+class Loaded:
+    """One opened, verified, pin-checked and warmed-up snapshot with its engine."""
+
+    snapshot: Snapshot
+    engine: SearchEngine
+    target: Path
+    loaded_at: str
+    info_json: bytes  # the GET /v1/snapshot body, rendered once
+
+    @property
+    def snapshot_id(self) -> str:
+        return self.snapshot.snapshot_id
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.snapshot_id}"'
+
+
+def warm_up(engine: SearchEngine) -> None:
+    """One canary query per collection: loads lazy pages and the model before traffic."""
+    for name in engine.snapshot.collections:
+        try:
+            engine.search(SearchRequest(query=CANARY_TEXT, mode="hybrid", collection=name, limit=1))
+        except Exception as exc:
+            raise SnapshotError(
+                f"snapshot {engine.snapshot.snapshot_id}: the warm-up query on collection "
+                f"{name!r} failed: {exc!r}",
+                fix="rebuild the snapshot; if it persists, report it with this message",
+            ) from exc
+
+
+class SnapshotHolder:
+    """Holds the one current ``Loaded``; swaps it when ``<root>/current`` moves."""
+
+    def __init__(
+        self, settings: ServeSettings, encoder_factory: EncoderFactory, metrics: Metrics
+    ) -> None:
+        self._settings = settings
+        self._encoder_factory = encoder_factory
+        self._metrics = metrics
+        self._encoder: Encoder | None = None
+        self._current: Loaded | None = None
+        self._retiring: list[Loaded] = []
+        self._failed_target: Path | None = None
+        self._missing_logged = False
+        self._lock: anyio.Lock | None = None
+        self._tg: TaskGroup | None = None
+
+    @property
+    def current(self) -> Loaded | None:
+        return self._current
+
+    # -- opening (blocking; runs in a worker thread) --------------------------------------
+    def open(self, target: Path) -> Loaded:
+        """Open + verify ``target``, check the model pin and warm up; raises SnapshotError."""
+        snapshot = open_snapshot(target, checksums=self._settings.verify_checksums)
+        try:
+            if self._encoder is None:
+                self._encoder = self._encoder_factory()
+            where = f"snapshot {snapshot.snapshot_id}"
+            check_pin(snapshot.manifest.model, self._encoder, where=where)
+            engine = SearchEngine(snapshot, self._encoder)
+            warm_up(engine)
+            try:
+                report = snapshot.gate_report()
+                gates: Any = None if report is None else json.loads(report.to_json())
+            except SnapshotError as exc:
+                log.warning("snapshot %s: gate report unreadable: %s", snapshot.snapshot_id, exc)
+                gates = None
+            loaded_at = _now()
+            info = {
+                "snapshot_id": snapshot.snapshot_id,
+                "loaded_at": loaded_at,
+                "manifest": snapshot.manifest.model_dump(mode="json"),
+                "gates": gates,
+            }
+            body = json.dumps(info, separators=(",", ":")).encode()
+        except BaseException:
+            snapshot.close()
+            raise
+        return Loaded(snapshot, engine, target, loaded_at, body)
+
+    def load_initial(self) -> Loaded:
+        """Load what ``current`` points at; any SnapshotError means the server must not start."""
+        loaded = self.open(resolve_current(self._settings.root))
+        self._install(loaded)
+        log.info("serving snapshot %s from %s", loaded.snapshot_id, loaded.target)
+        return loaded
+
+    def _install(self, loaded: Loaded) -> Loaded | None:
+        old, self._current = self._current, loaded
+        m = loaded.snapshot.manifest
+        self._metrics.set_snapshot(m.snapshot_id, m.model.model_id, m.built_at)
+        return old
+
+    # -- swapping (async) -----------------------------------------------------------------
+    def start(self, tg: TaskGroup) -> None:
+        self._tg = tg
+        if self._settings.reload_poll_s > 0:
+            tg.start_soon(self._poll, self._settings.reload_poll_s)
+
+    async def _poll(self, interval: float) -> None:
+        while True:
+            await anyio.sleep(interval)
+            try:
+                await self.maybe_reload()
+            except Exception:  # never let the poller die
+                log.exception("snapshot reload check failed")
+
+    async def maybe_reload(self) -> bool:
+        """Switch to the snapshot ``current`` points at if it moved; True when switched.
+
+        A snapshot that fails to open, verify or match the model is not served: the old one
+        stays, the error is logged once, and that target is not retried until ``current``
+        moves again.
+        """
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            try:
+                target = resolve_current(self._settings.root)
+            except SnapshotError as exc:
+                if not self._missing_logged:
+                    log.warning("keeping the loaded snapshot: %s", exc)
+                    self._missing_logged = True
+                return False
+            self._missing_logged = False
+            current = self._current
+            if current is not None and target == current.target:
+                self._failed_target = None
+                return False
+            if target == self._failed_target:
+                return False
+            try:
+                loaded = await anyio.to_thread.run_sync(self.open, target)
+            except Exception as exc:
+                self._failed_target = target
+                self._metrics.reloads.labels("error").inc()
+                log.error(
+                    "keeping snapshot %s: cannot switch to %s: %s",
+                    current.snapshot_id if current else None, target, exc,
+                )
+                return False
+            self._failed_target = None
+            old = self._install(loaded)
+            self._metrics.reloads.labels("ok").inc()
+            log.info(
+                "switched snapshot %s -> %s",
+                old.snapshot_id if old else None, loaded.snapshot_id,
+            )
+            if old is not None:
+                self._retire(old)
+            return True
+
+    def _retire(self, old: Loaded) -> None:
+        self._retiring.append(old)
+        grace = self._settings.close_grace_s
+        if self._tg is None or grace <= 0:
+            self._close(old)
+        else:
+            self._tg.start_soon(self._close_later, old, grace)
+
+    async def _close_later(self, old: Loaded, grace: float) -> None:
+        await anyio.sleep(grace)
+        self._close(old)
+
+    def _close(self, old: Loaded) -> None:
+        if old in self._retiring:
+            self._retiring.remove(old)
+            old.snapshot.close()
+
+    def close(self) -> None:
+        for old in list(self._retiring):
+            self._close(old)
+        if self._current is not None:
+            self._current.snapshot.close()
+            self._current = None
