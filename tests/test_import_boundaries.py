@@ -1,5 +1,6 @@
-"""Import boundaries: serve never pulls in dagster or the pipelines; the format package is
-dagster-free; torch loads only when the real encoder is built."""
+"""What a fresh interpreter loads: serve never pulls in dagster or the pipelines; the lower
+layers are dagster-free; torch loads only when the real encoder is built; ``import snapsearch``
+stays light. (Which module may import which is tests/test_layers.py's import-linter contract.)"""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ SERVE_MODULES = [
     "serve", "snapsearch.search.engine", "snapsearch.search.types",
     "snapsearch.kinds.parts.query", "snapsearch.search.fusion",
 ]
-SNAPFMT_MODULES = sorted(
+LOWER_MODULES = sorted(
     f"snapsearch.format.{p.stem}"
     for p in (REPO / "snapsearch" / "format").glob("*.py") if p.stem != "__init__"
+) + ["snapsearch.kinds", "snapsearch.search.engine", "snapsearch.search.filters"]
+EVAL_LIBRARY = sorted(
+    f"eval.{p.stem}" for p in (REPO / "eval").glob("*.py") if p.stem not in {"__init__", "__main__"}
 )
 
 
@@ -44,7 +48,16 @@ def test_no_serve_module_imports_dagster_or_pipelines() -> None:
     assert loaded_after(SERVE_MODULES, ["dagster", "pipelines", "torch"]) == []
 
 
-def test_snapfmt_imports_no_dagster() -> None:
-    assert SNAPFMT_MODULES
-    watch = ["dagster", "pipelines", "torch"]
-    assert loaded_after(["snapsearch.format", *SNAPFMT_MODULES], watch) == []
+def test_the_lower_layers_import_no_dagster() -> None:
+    watch = ["dagster", "pipelines", "torch", "serve"]
+    assert loaded_after(["snapsearch.format", *LOWER_MODULES], watch) == []
+
+
+def test_the_eval_library_loads_no_pipelines_or_dagster() -> None:
+    assert {"eval.metrics", "eval.suite", "eval.compliance", "eval.harness"} <= set(EVAL_LIBRARY)
+    assert loaded_after(EVAL_LIBRARY, ["pipelines", "dagster", "eval.drivers"]) == []
+
+
+def test_import_snapsearch_stays_light() -> None:
+    watch = ["typer", "dagster", "torch", "pipelines", "serve", "snapsearch.cli", "numpy"]
+    assert loaded_after(["snapsearch"], watch) == []
