@@ -6,11 +6,11 @@ import csv
 import json
 from pathlib import Path
 
-from pipelines.settings import Settings
 from snapsearch.format.manifest import FusionSettings
 from snapsearch.format.model import Encoder
 from snapsearch.format.reader import open_snapshot
 from snapsearch.search.engine import SearchEngine
+from snapsearch.settings import PipelineSettings
 
 from .build import build_eval_snapshot
 from .harness import MODES, run_query, score_runs
@@ -45,7 +45,7 @@ def load_beir(
 
 def evaluate_beir(
     path: Path, root: Path, encoder: Encoder, *, split: str = "test",
-    fusion: FusionSettings | None = None, settings: Settings | None = None,
+    fusion: FusionSettings | None = None, settings: PipelineSettings | None = None,
     log=print,  # type: ignore[no-untyped-def]
 ) -> dict[str, dict[str, float]]:
     """Every judged query in every mode; ``fusion`` overrides the manifest's (measurement only)."""

@@ -33,15 +33,15 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapsearch.format.errors import SnapshotError
-from snapsearch.format.model import CANARY_TEXT, Encoder, check_pin
+from snapsearch.format.model import CANARY_TEXT, Encoder, check_pin, load_encoder
 from snapsearch.format.reader import Snapshot, open_snapshot, resolve_current
 from snapsearch.search.engine import FilterNotSupported, SearchEngine, UnknownCollection
 from snapsearch.search.types import SearchRequest
+from snapsearch.settings import ServeSettings
 
 from .errors import MAX_BODY_BYTES, ApiError, exception_handlers, invalid_request, not_ready
 from .logging import SERVE_LOGGER, access_log
 from .metrics import CONTENT_TYPE, UNMATCHED_ROUTE, Metrics
-from .settings import ServeSettings
 
 log = logging.getLogger(SERVE_LOGGER)
 
@@ -51,10 +51,8 @@ _EQUALITY_FILTERS = ("category", "subcategory", "package", "library_type", "manu
 
 
 def default_encoder_factory() -> Encoder:
-    """The real model; torch and sentence-transformers are imported only here (~6 s)."""
-    from snapsearch.format.model import SentenceTransformerEncoder
-
-    return SentenceTransformerEncoder()
+    """The pinned model, one per process (torch loads on the first call, ~6 s)."""
+    return load_encoder("minilm")
 
 
 def _now() -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from pipelines.fetch import fetch_source
-from pipelines.settings import SAMPLE_SOURCE, Settings
 from pipelines.transform.build import (
     BuildOptions,
     BuildResult,
@@ -25,6 +24,7 @@ from snapsearch.format import layout
 from snapsearch.format.gates import GateReport, GateResult, write_gate_report
 from snapsearch.format.hashing import sha256_file
 from snapsearch.format.model import HashingEncoder
+from snapsearch.settings import SAMPLE_SOURCE, PipelineSettings
 
 # parts every small fixture contains (queries in tests refer to them)
 ANCHOR_PARTS = ("C25744", "C6186", "C1525", "C14663")
@@ -45,6 +45,14 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_snapsearch_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see the declared defaults, not the SNAPSEARCH_* variables of the shell."""
+    for key in list(os.environ):
+        if key.startswith("SNAPSEARCH_"):
+            monkeypatch.delenv(key)
+
+
 @pytest.fixture(scope="session")
 def hash_encoder() -> HashingEncoder:
     return HashingEncoder()
@@ -56,9 +64,9 @@ def parts_file(tmp_path: Path) -> Path:
 
 
 def build_from(source: Path, root: Path, encoder: object, *, kind: str = "parts",
-               collection: str = "parts", settings: Settings | None = None) -> BuildResult:
+               collection: str = "parts", settings: PipelineSettings | None = None) -> BuildResult:
     """Fetch + build through the real pipeline functions."""
-    s = settings or Settings()
+    s = settings or PipelineSettings()
     raw = fetch_source(str(source), root)
     return build_snapshot(root, [CollectionSpec(collection, kind, raw)], encoder,  # type: ignore[arg-type]
                           build_options(s))

@@ -11,12 +11,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 SERVE_MODULES = [
-    "serve", "serve.app", "serve.settings", "serve.errors", "serve.metrics", "serve.logging",
-    "serve.__main__", "snapsearch.search.engine", "snapsearch.search.types", "snapsearch.kinds.parts.query",
-    "snapsearch.search.fusion",
+    "serve", "serve.app", "serve.errors", "serve.metrics", "serve.logging", "serve.__main__",
+    "snapsearch.settings", "snapsearch.search.engine", "snapsearch.search.types",
+    "snapsearch.kinds.parts.query", "snapsearch.search.fusion",
 ]
 SNAPFMT_MODULES = sorted(
-    f"snapsearch.format.{p.stem}" for p in (REPO / "snapsearch" / "format").glob("*.py") if p.stem != "__init__"
+    f"snapsearch.format.{p.stem}" for p in (REPO / "snapsearch" / "format").glob("*.py")
+    if p.stem != "__init__"
 )
 
 
@@ -45,4 +46,5 @@ def test_no_serve_module_imports_dagster_or_pipelines() -> None:
 
 def test_snapfmt_imports_no_dagster() -> None:
     assert SNAPFMT_MODULES
-    assert loaded_after(["snapsearch.format", *SNAPFMT_MODULES], ["dagster", "pipelines", "torch"]) == []
+    watch = ["dagster", "pipelines", "torch"]
+    assert loaded_after(["snapsearch.format", *SNAPFMT_MODULES], watch) == []

@@ -13,6 +13,7 @@ from pipelines.publish.store import current_id, previous_id, read_publish_log
 from snapsearch.format import layout
 from snapsearch.format.errors import GateError, SourceError
 from snapsearch.format.gates import read_gate_report
+from snapsearch.settings import PipelineSettings
 
 SUITE = [
     {"query": "C25744", "expected": ["C25744"]},
@@ -28,7 +29,8 @@ def suite(tmp_path: Path) -> Path:
 
 
 def _run(root: Path, source: Path, suite: Path | str, **kw):
-    return run_job(root=root, source=str(source), suite=str(suite), encoder_backend="hashing", **kw)
+    settings = PipelineSettings(root=root, source=str(source), suite=suite, encoder="hashing")
+    return run_job(settings, **kw)
 
 
 def test_job_publishes_then_skips_unchanged_then_forces(tmp_path, parts_file, suite):

@@ -10,8 +10,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from serve.app import create_app
-from serve.settings import ServeSettings
 from snapsearch.format.model import HashingEncoder
+from snapsearch.settings import ServeSettings
 from tests.conftest import point_current
 
 
