@@ -226,21 +226,26 @@ EncoderBackend = Literal["minilm", "hashing"]
 ENCODER_BACKENDS: tuple[EncoderBackend, ...] = ("minilm", "hashing")
 
 
-@lru_cache(maxsize=4)
 def load_encoder(
     backend: EncoderBackend = "minilm", *, threads: int | None = None,
     batch_threads: int | None = None,
 ) -> Encoder:
     """The one encoder per process and backend (the real model takes seconds to load): serve,
     the pipelines, the CLI and eval all get theirs here. 'minilm' is the pinned model;
-    'hashing' a fake for tests."""
-    if backend == "minilm":
-        return SentenceTransformerEncoder(threads=threads, batch_threads=batch_threads)
+    'hashing' a fake for tests. ``threads``/``batch_threads``: see SentenceTransformerEncoder
+    (None: its defaults)."""
+    if backend not in ENCODER_BACKENDS:
+        raise ValueError(
+            f"unknown encoder backend {backend!r}: use {' or '.join(map(repr, ENCODER_BACKENDS))}"
+        )
+    return _load_encoder(backend, threads or 1, batch_threads or os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=4)
+def _load_encoder(backend: EncoderBackend, threads: int, batch_threads: int) -> Encoder:
     if backend == "hashing":
         return HashingEncoder()
-    raise ValueError(
-        f"unknown encoder backend {backend!r}: use {' or '.join(map(repr, ENCODER_BACKENDS))}"
-    )
+    return SentenceTransformerEncoder(threads=threads, batch_threads=batch_threads)
 
 
 def check_pin(expected: ModelPin, encoder: Encoder, *, where: str) -> None:

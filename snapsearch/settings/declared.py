@@ -1,8 +1,8 @@
 """The declarations: every ``SNAPSEARCH_*`` setting once, with its type, default and words.
 
 A field ``foo`` of ``CommonSettings`` (and so of ``ServeSettings`` and ``PipelineSettings``,
-which extend it) is read from ``SNAPSEARCH_FOO``; a field of ``GateSettings`` from
-``SNAPSEARCH_GATE_FOO``; list and object fields (``collections``, ``hnsw``, ``fusion``) as JSON.
+which extend it) is read from ``SNAPSEARCH_<FOO>``; a field of ``GateSettings`` from
+``SNAPSEARCH_GATE_<FOO>``; list and object fields (``collections``, ``hnsw``, ``fusion``) as JSON.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ class PipelineSettings(CommonSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """The gate thresholds are read as SNAPSEARCH_GATE_<FIELD> only (by ``GateSettings``),
-        not also as one SNAPSEARCH_GATES object."""
+        not also as one JSON object named after the field."""
         env = _EnvWithout(settings_cls, "gates")
         return init_settings, env, dotenv_settings, file_secret_settings
 

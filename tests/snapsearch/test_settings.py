@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings
 
+from snapsearch.format.model import load_encoder
 from snapsearch.settings import (
     SAMPLE_SOURCE,
     SAMPLE_SUITE,
@@ -212,6 +213,9 @@ def test_gate_settings_alone(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_encoder_factory_is_shared_per_process() -> None:
     s = CommonSettings(encoder="hashing")
     assert s.encoder_factory()() is CommonSettings(encoder="hashing").encoder_factory()()
+    assert s.encoder_factory()() is load_encoder("hashing")  # what serve's default factory calls
+    with pytest.raises(ValueError, match="unknown encoder backend 'bert'"):
+        load_encoder("bert")  # type: ignore[arg-type]
 
 
 # -- the docs name only declared settings, and docs/settings.md lists every one ----------------
