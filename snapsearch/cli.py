@@ -44,14 +44,14 @@ def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def setting_option(cls: type[BaseSettings], field: str, help: str | None = None) -> Any:
+def setting_option(cls: type[BaseSettings], field: str) -> Any:
     """A typer option for the setting ``cls.field``: its flag, help, environment variable and
     default come from the declaration; unset (None), the environment or the default apply."""
     info = cls.model_fields[field]
     default = info.get_default(call_default_factory=True)
     return typer.Option(
         flag(field),
-        help=f"{help or info.description}; env var {env_name(cls, field)}",
+        help=f"{info.description}; env var {env_name(cls, field)}",
         show_default=False if default is None else str(default),
     )
 
