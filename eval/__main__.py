@@ -24,10 +24,15 @@ COLUMNS = ("ndcg@10", "mrr@10", "recall@100", "hit@1", "hit@10", "compliance", "
 
 
 def _encoder():  # type: ignore[no-untyped-def]
+    """The encoder the settings name (SNAPSEARCH_ENCODER: the pinned model by default)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from snapsearch.format.model import SentenceTransformerEncoder
+    from snapsearch.settings import CommonSettings, SettingsError, load_settings
 
-    return SentenceTransformerEncoder()
+    try:
+        return load_settings(CommonSettings).encoder_factory()()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
 
 
 def print_table(title: str, figures: dict[str, dict[str, Any]]) -> None:
@@ -66,14 +71,12 @@ TokenizerOpt = Annotated[
 
 
 def _settings(tokenizer: str | None):  # type: ignore[no-untyped-def]
-    from pydantic import ValidationError
-
-    from pipelines.settings import Settings
+    from snapsearch.settings import PipelineSettings, SettingsError, load_settings
 
     try:
-        return Settings(tokenizer=tokenizer)
-    except ValidationError as exc:
-        print(f"error: --tokenizer {tokenizer!r}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return load_settings(PipelineSettings, {"tokenizer": tokenizer}, flag=lambda f: f"--{f}")
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
 
 

@@ -10,7 +10,7 @@ from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asse
 
 from pipelines.fetch.assets import raw_records
 from pipelines.publish.assets import published
-from pipelines.resources import EncoderResource, StoreResource
+from pipelines.resources import StoreResource
 from pipelines.transform.assets import snapshot
 from pipelines.validate.checks import snapshot_gates
 
@@ -28,15 +28,14 @@ nightly = ScheduleDefinition(
 )
 
 
-def build_definitions(
-    store: StoreResource | None = None, encoder: EncoderResource | None = None
-) -> Definitions:
+def build_definitions(store: StoreResource | None = None) -> Definitions:
+    """``store``: the settings to build with (default: the ``SNAPSEARCH_*`` environment)."""
     return Definitions(
         assets=[raw_records, snapshot, published],
         asset_checks=[snapshot_gates],
         jobs=[snapsearch_job],
         schedules=[nightly],
-        resources={"store": store or StoreResource(), "encoder": encoder or EncoderResource()},
+        resources={"store": store or StoreResource()},
     )
 
 

@@ -11,8 +11,9 @@ from dagster import DagsterExecutionStepExecutionError, DagsterInstance
 from dagster._core.errors import DagsterAssetCheckFailedError
 
 from pipelines.definitions import JOB_NAME, build_definitions
-from pipelines.resources import EncoderResource, StoreResource
+from pipelines.resources import StoreResource
 from snapsearch.format.errors import GateError, SnapshotError
+from snapsearch.settings import PipelineSettings, SettingsError, load_settings
 
 
 class JobFailed(SnapshotError):
@@ -28,20 +29,14 @@ class JobOutcome:
 
 
 def run_job(
-    *,
-    root: Path | None = None,
-    source: str | None = None,
-    suite: str | None = None,
-    force: bool = False,
-    encoder_backend: str = "minilm",
-    log_level: str = "WARNING",
+    settings: PipelineSettings | None = None, *, force: bool = False, log_level: str = "WARNING"
 ) -> JobOutcome:
+    """Fetch, build, check and publish every collection of ``settings`` (default: the
+    ``SNAPSEARCH_*`` environment); ``force`` builds even when the inputs are unchanged."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the ephemeral instance's migrations
-    store = StoreResource(
-        root=str(root) if root else "", source=source or "", suite=suite or "", force=force
-    )
-    defs = build_definitions(store, EncoderResource(backend=encoder_backend))
-    job = defs.resolve_job_def(JOB_NAME)
+    s = settings if settings is not None else load_settings(PipelineSettings)
+    store = StoreResource.of(s, force=force)
+    job = build_definitions(store).resolve_job_def(JOB_NAME)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     try:
         with DagsterInstance.ephemeral() as instance:
@@ -61,10 +56,10 @@ def run_job(
                 )
             outcome = result.output_for_node("published")
     except DagsterAssetCheckFailedError:
-        raise _gate_failure(store.settings().root) from None
+        raise _gate_failure(s.root) from None
     except DagsterExecutionStepExecutionError as exc:
         user = exc.user_exception
-        if isinstance(user, SnapshotError):
+        if isinstance(user, SnapshotError | SettingsError):
             raise user from None
         raise JobFailed(f"step failed: {user!r}", fix="see the log above") from exc
     return JobOutcome(outcome.published, outcome.current, outcome.note, gates)

@@ -1,50 +1,31 @@
-"""Dagster resources: the store/settings and the embedding model (live, or a fake for tests)."""
+"""The Dagster resource: the pipeline's settings, and the embedding model they name."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
+import json
 
 from dagster import ConfigurableResource
 
-from pipelines.settings import Settings
-from snapsearch.format.model import Encoder, HashingEncoder, SentenceTransformerEncoder
+from snapsearch.format.model import Encoder
+from snapsearch.settings import PipelineSettings, load_settings, public_dump
 
 
 class StoreResource(ConfigurableResource):  # type: ignore[type-arg]
-    """Where snapshots live and what to build. Defaults come from SNAPSEARCH_* settings."""
+    """What to build and where: the ``SNAPSEARCH_*`` settings, or settings a caller resolved
+    (``of``; secret fields are left out of the run config and read from the environment)."""
 
-    root: str = ""
-    source: str = ""
-    suite: str = ""
+    settings_json: str = ""
     force: bool = False
 
-    def settings(self) -> Settings:
-        s = Settings()
-        update: dict[str, object] = {}
-        if self.root:
-            update["root"] = Path(self.root)
-        if self.source:
-            update["source"] = self.source
-        if self.suite:
-            update["suite"] = None if self.suite == "none" else Path(self.suite)
-        return s.model_copy(update=update)
+    @classmethod
+    def of(cls, settings: PipelineSettings, *, force: bool = False) -> StoreResource:
+        return cls(settings_json=json.dumps(public_dump(settings)), force=force)
 
+    def settings(self) -> PipelineSettings:
+        given = json.loads(self.settings_json) if self.settings_json else {}
+        return load_settings(PipelineSettings, given)
 
-@lru_cache(maxsize=4)
-def load_encoder(backend: str) -> Encoder:
-    """One encoder per process and backend (the real model takes seconds to load)."""
-    if backend == "minilm":
-        return SentenceTransformerEncoder()
-    if backend.startswith("hashing"):
-        return HashingEncoder()
-    raise ValueError(f"unknown encoder backend {backend!r}: use 'minilm' (or 'hashing' in tests)")
-
-
-class EncoderResource(ConfigurableResource):  # type: ignore[type-arg]
-    """The pinned embedding model. 'minilm' is the real default; 'hashing' is for unit tests."""
-
-    backend: str = "minilm"
-
-    def get(self) -> Encoder:
-        return load_encoder(self.backend)
+    def encoder(self) -> Encoder:
+        """The settings' encoder ('minilm', the pinned model; 'hashing' in tests), one per
+        process."""
+        return self.settings().encoder_factory()()

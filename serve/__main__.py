@@ -1,39 +1,47 @@
 """``python -m serve``: serve the published snapshot (settings from SNAPSEARCH_* variables).
 
-Exits non-zero when the snapshot cannot be served (missing, corrupt, or built with another
-model): uvicorn stops when the lifespan fails.
+``run(settings)`` is the one way the server starts, here and in ``snapsearch serve``: logging
+configured from the settings, the encoder the settings name, uvicorn on their host and port.
+Exits non-zero when the settings are invalid (2) or the snapshot cannot be served (missing,
+corrupt, or built with another model: uvicorn stops when the lifespan fails).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 
-from pydantic import ValidationError
+from snapsearch.settings import ServeSettings, SettingsError, load_settings
 
 
-def main() -> int:
-    from .settings import ServeSettings, settings_error_line
-
-    try:
-        settings = ServeSettings()
-    except ValidationError as exc:
-        print(settings_error_line(exc), file=sys.stderr)
-        return 2
-
+def run(settings: ServeSettings) -> None:
+    """Serve ``<settings.root>/current`` until stopped."""
     import uvicorn
 
     from .app import create_app
-    from .logging import configure_logging
+    from .logging import SERVE_LOGGER, configure_logging
 
     configure_logging(settings.log_level)
+    logging.getLogger(SERVE_LOGGER).info(
+        "serving %s at http://%s:%d", settings.root / "current", settings.host, settings.port
+    )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, encoder_factory=settings.encoder_factory()),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         lifespan="on",
         access_log=False,  # snapsearch.access writes one structured line per request
     )
+
+
+def main() -> int:
+    try:
+        settings = load_settings(ServeSettings)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run(settings)
     return 0
 
 

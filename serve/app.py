@@ -19,7 +19,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from snapsearch.format.errors import SnapshotError
-from snapsearch.format.model import Encoder
+from snapsearch.format.model import Encoder, load_encoder
+from snapsearch.settings import ServeSettings
 
 from .errors import exception_handlers
 from .holder import EncoderFactory, SnapshotHolder
@@ -27,16 +28,13 @@ from .logging import SERVE_LOGGER
 from .metrics import Metrics
 from .middleware import RequestMiddleware
 from .routes import Api
-from .settings import ServeSettings
 
 log = logging.getLogger(SERVE_LOGGER)
 
 
 def default_encoder_factory() -> Encoder:
-    """The real model; torch and sentence-transformers are imported only here (~6 s)."""
-    from snapsearch.format.model import SentenceTransformerEncoder
-
-    return SentenceTransformerEncoder()
+    """The pinned model, one per process (torch loads on the first call, ~6 s)."""
+    return load_encoder("minilm")
 
 
 def create_app(

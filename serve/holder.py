@@ -25,10 +25,10 @@ from snapsearch.format.model import CANARY_TEXT, Encoder, check_pin
 from snapsearch.format.reader import Snapshot, open_snapshot
 from snapsearch.search.engine import SearchEngine
 from snapsearch.search.types import SearchRequest
+from snapsearch.settings import ServeSettings
 
 from .logging import SERVE_LOGGER
 from .metrics import Metrics
-from .settings import ServeSettings
 
 log = logging.getLogger(SERVE_LOGGER)
 

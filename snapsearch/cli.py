@@ -1,64 +1,107 @@
 """`snapsearch`: one console script, thin over library functions.
 
-Errors are one line with the fix; the exit code is non-zero on failure. Heavy imports (dagster,
-torch) happen inside the command that needs them, so `snapsearch status` is instant.
+Options that set a ``SNAPSEARCH_*`` setting are derived from its declaration in
+``snapsearch.settings`` (name, type, help, default); a flag given overrides the environment.
+Errors are one line with the fix. Exit codes: 0 ok, 1 failed (a snapshot, store, source or gate
+problem), 2 invalid settings or arguments. Heavy imports (dagster, torch) happen inside the
+command that needs them, so `snapsearch status` is instant.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
+from pydantic_settings import BaseSettings
+
+from snapsearch.settings import (
+    CommonSettings,
+    PipelineSettings,
+    ServeSettings,
+    SettingsError,
+    env_name,
+    load_settings,
+)
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,
     help="Build, validate, publish and serve immutable search snapshots.",
 )
 
-RootOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--root", envvar="SNAPSEARCH_ROOT",
-        help="Snapshot store root [default: ./snapshots of the repo]",
-    ),
-]
+
+def flag(field: str) -> str:
+    """The command-line option of the setting ``field``."""
+    return "--" + field.replace("_", "-")
 
 
-def _root(root: Path | None) -> Path:
-    if root is not None:
-        return root
-    from pipelines.settings import Settings
+def setting_option(cls: type[BaseSettings], field: str) -> Any:
+    """A typer option for the setting ``cls.field``: its flag, help, environment variable and
+    default come from the declaration; unset (None), the environment or the default apply."""
+    info = cls.model_fields[field]
+    default = info.get_default(call_default_factory=True)
+    return typer.Option(
+        flag(field),
+        help=f"{info.description}; env var {env_name(cls, field)}",
+        show_default=False if default is None else str(default),
+    )
 
-    return Settings().root
+
+RootOpt = Annotated[Path | None, setting_option(CommonSettings, "root")]
+S = TypeVar("S", bound=BaseSettings)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
+def _settings(cls: type[S], **given: Any) -> S:
+    """``cls`` from the environment, with the flags the user gave on top."""
+    return load_settings(cls, {k: v for k, v in given.items() if v is not None}, flag=flag)
+
+
+def _store(settings: CommonSettings) -> Path:
+    """The settings' store root, which must be a directory."""
+    root = settings.root
+    if not root.is_dir():
+        what = "is not a directory" if root.exists() else "does not exist"
+        _fail(
+            f"no snapshot store at {root}: it {what} (fix: give --root or set "
+            f"{env_name(CommonSettings, 'root')}, or build one with `snapsearch run`)"
+        )
+    return root
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
-def _guard(fn):  # type: ignore[no-untyped-def]
+def _guard(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn library errors into one line with the fix."""
-    import functools
 
     @functools.wraps(fn)
-    def wrapper(*a, **kw):  # type: ignore[no-untyped-def]
+    def wrapper(*a: P.args, **kw: P.kwargs) -> R:
         from pydantic import ValidationError
 
         from snapsearch.format.errors import SnapshotError
 
         try:
             return fn(*a, **kw)
+        except SettingsError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        except ValidationError as exc:  # an argument the library's request model refuses
+            err = exc.errors(include_url=False)[0]
+            _fail(f"invalid {'.'.join(map(str, err['loc']))}: {err['msg']}", EXIT_USAGE)
         except SnapshotError as exc:
             _fail(str(exc))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            _fail(f"invalid setting {'.'.join(map(str, err['loc']))}: {err['msg']}")
         except (KeyError, ValueError) as exc:
             _fail(str(exc).strip("'\""))
 
@@ -69,22 +112,20 @@ def _guard(fn):  # type: ignore[no-untyped-def]
 @_guard
 def run(
     root: RootOpt = None,
-    source: Annotated[
-        str | None, typer.Option(help="File, directory or http(s) URL [default: bundled sample]")
-    ] = None,
-    suite: Annotated[
-        str | None, typer.Option(help="Quality query suite (JSONL), or 'none'")
-    ] = None,
+    source: Annotated[str | None, setting_option(PipelineSettings, "source")] = None,
+    suite: Annotated[Path | None, setting_option(PipelineSettings, "suite")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Build and publish even if inputs are unchanged")
     ] = False,
 ) -> None:
-    """Fetch → transform → validate → publish, in-process (the same Dagster job as the schedule)."""
+    """Fetch → transform → validate → publish every configured collection, in-process (the same
+    Dagster job as the schedule)."""
+    settings = _settings(PipelineSettings, root=root, source=source, suite=suite)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.getLogger("snapsearch").setLevel(logging.INFO)
     from pipelines.job import run_job
 
-    outcome = run_job(root=root, source=source, suite=suite, force=force)
+    outcome = run_job(settings, force=force)
     typer.echo(outcome.note)
     typer.echo(f"current: {outcome.current}")
 
@@ -93,26 +134,13 @@ def run(
 @_guard
 def serve(
     root: RootOpt = None,
-    host: Annotated[str, typer.Option(envvar="SNAPSEARCH_HOST")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="SNAPSEARCH_PORT")] = 8000,
+    host: Annotated[str | None, setting_option(ServeSettings, "host")] = None,
+    port: Annotated[int | None, setting_option(ServeSettings, "port")] = None,
 ) -> None:
-    """Serve the `current` snapshot read-only over HTTP."""
-    import uvicorn
+    """Serve the `current` snapshot read-only over HTTP (as `python -m serve` does)."""
+    from serve.__main__ import run as run_server
 
-    from serve.app import create_app
-    from serve.logging import configure_logging
-    from serve.settings import ServeSettings
-
-    settings = ServeSettings(root=_root(root), host=host, port=port)
-    configure_logging(settings.log_level)
-    base = f"http://{host}:{port}"
-    typer.echo(f"snapsearch: serving {settings.root}/current at {base}", err=True)
-    typer.echo(
-        f"  try: curl -s {base}/v1/search -H 'content-type: application/json' "
-        "-d '{\"query\": \"10k 0402 resistor 1%\", \"limit\": 3}'",
-        err=True,
-    )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    run_server(_settings(ServeSettings, root=root, host=host, port=port))
 
 
 @app.command()
@@ -124,7 +152,7 @@ def status(
     """Current, previous, retained snapshots and the last publish events."""
     from pipelines.publish import store_status
 
-    st = store_status(_root(root))
+    st = store_status(_store(_settings(CommonSettings, root=root)))
     if as_json:
         typer.echo(json.dumps(st.to_dict(), indent=2, default=str))
         return
@@ -152,7 +180,7 @@ def rollback(
     """Point `current` at `previous` (or at a named retained snapshot), atomically."""
     from pipelines.publish import rollback as do_rollback
 
-    ev = do_rollback(_root(root), snapshot_id)
+    ev = do_rollback(_store(_settings(CommonSettings, root=root)), snapshot_id)
     typer.echo(f"rolled back: current {ev.from_id or '-'} -> {ev.to_id}")
 
 
@@ -169,6 +197,7 @@ def verify(
         "Full check: manifest, every file's size and sha256, and the model pin. "
         "Exit 0 only if sound."
     )
+    from snapsearch.format.model import check_pin
     from snapsearch.format.verify import verify_snapshot
 
     if not snapshot_dir.is_dir():
@@ -179,11 +208,8 @@ def verify(
     manifest = verify_snapshot(snapshot_dir, checksums=True)
     typer.echo(f"files: {len(manifest.files)} ok (sizes and sha256)")
     if model:
-        from snapsearch.format.model import SentenceTransformerEncoder, check_pin
-
-        check_pin(
-            manifest.model, SentenceTransformerEncoder(), where=f"snapshot {manifest.snapshot_id}"
-        )
+        encoder = _settings(CommonSettings).encoder_factory()()
+        check_pin(manifest.model, encoder, where=f"snapshot {manifest.snapshot_id}")
         typer.echo(f"model: {manifest.model.model_id} matches the pin")
     typer.echo(f"ok: {manifest.snapshot_id}")
 
@@ -200,27 +226,26 @@ def query(
 ) -> None:
     """Search the `current` snapshot in-process (no server needed)."""
     from snapsearch.format.links import resolve_current
-    from snapsearch.format.model import SentenceTransformerEncoder, check_pin
+    from snapsearch.format.model import check_pin
     from snapsearch.format.reader import open_snapshot
     from snapsearch.search.engine import SearchEngine
     from snapsearch.search.types import SearchRequest
 
-    with open_snapshot(resolve_current(_root(root))) as snap:
-        encoder = SentenceTransformerEncoder() if mode != "lexical" else None
+    settings = _settings(CommonSettings, root=root)
+    req = SearchRequest(query=text, mode=mode, limit=limit, collection=collection)  # type: ignore[arg-type]
+    with open_snapshot(resolve_current(_store(settings))) as snap:
+        encoder = settings.encoder_factory()() if mode != "lexical" else None
         if encoder is not None:
             check_pin(snap.manifest.model, encoder, where=f"snapshot {snap.snapshot_id}")
-        req = SearchRequest(query=text, mode=mode, limit=limit, collection=collection)  # type: ignore[arg-type]
-        resp = SearchEngine(snap, encoder).search(req)
+        engine = SearchEngine(snap, encoder)
+        resp = engine.search(req)
+        kind = engine.kind(resp.collection)
     if as_json:
         typer.echo(resp.model_dump_json(indent=2))
         return
     typer.echo(f"{resp.snapshot_id}  mode={resp.mode}  match={resp.match}  {resp.took_ms:.1f} ms")
     for i, h in enumerate(resp.hits, 1):
-        r = h.record
-        label = " | ".join(
-            str(r[k]) for k in ("mpn", "package", "description", "title") if r.get(k)
-        )
-        typer.echo(f"{i:3d}. {h.id:<12s} {h.score:.3f}  {label[:110]}")
+        typer.echo(f"{i:3d}. {h.id:<12s} {h.score:.3f}  {kind.display(h.record)[:110]}")
 
 
 def main() -> None:

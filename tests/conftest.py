@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import weakref
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from pipelines.fetch import fetch_source
-from pipelines.settings import SAMPLE_SOURCE, Settings
 from pipelines.transform.build import (
     BuildOptions,
     BuildResult,
@@ -26,6 +26,7 @@ from snapsearch.format.gates import GateReport, GateResult, write_gate_report
 from snapsearch.format.hashing import sha256_file
 from snapsearch.format.model import HashingEncoder
 from snapsearch.format.reader import open_snapshots
+from snapsearch.settings import SAMPLE_SOURCE, PipelineSettings
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +60,14 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_snapsearch_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see the declared defaults, not the SNAPSEARCH_* variables of the shell."""
+    for key in list(os.environ):
+        if key.startswith("SNAPSEARCH_"):
+            monkeypatch.delenv(key)
+
+
 @pytest.fixture(scope="session")
 def hash_encoder() -> HashingEncoder:
     return HashingEncoder()
@@ -70,9 +79,9 @@ def parts_file(tmp_path: Path) -> Path:
 
 
 def build_from(source: Path, root: Path, encoder: object, *, kind: str = "parts",
-               collection: str = "parts", settings: Settings | None = None) -> BuildResult:
+               collection: str = "parts", settings: PipelineSettings | None = None) -> BuildResult:
     """Fetch + build through the real pipeline functions."""
-    s = settings or Settings()
+    s = settings or PipelineSettings()
     raw = fetch_source(str(source), root)
     return build_snapshot(root, [CollectionSpec(collection, kind, raw)], encoder,  # type: ignore[arg-type]
                           build_options(s))

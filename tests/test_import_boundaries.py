@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 SERVE_MODULES = [
     *sorted(f"serve.{p.stem}" for p in (REPO / "serve").glob("*.py") if p.stem != "__init__"),
-    "serve", "snapsearch.search.engine", "snapsearch.search.types",
+    "serve", "snapsearch.settings", "snapsearch.search.engine", "snapsearch.search.types",
     "snapsearch.kinds.parts.query", "snapsearch.search.fusion",
 ]
 LOWER_MODULES = sorted(

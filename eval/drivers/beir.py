@@ -8,11 +8,11 @@ from pathlib import Path
 
 from eval.drivers.build import build_eval_snapshot
 from eval.harness import MODES, run_query, score_runs
-from pipelines.settings import Settings
 from snapsearch.format.manifest import FusionSettings
 from snapsearch.format.model import Encoder
 from snapsearch.format.reader import open_snapshot
 from snapsearch.search.engine import SearchEngine
+from snapsearch.settings import PipelineSettings
 
 
 def load_beir(
@@ -44,7 +44,7 @@ def load_beir(
 
 def evaluate_beir(
     path: Path, root: Path, encoder: Encoder, *, split: str = "test",
-    fusion: FusionSettings | None = None, settings: Settings | None = None,
+    fusion: FusionSettings | None = None, settings: PipelineSettings | None = None,
     log=print,  # type: ignore[no-untyped-def]
 ) -> dict[str, dict[str, float]]:
     """Every judged query in every mode; ``fusion`` overrides the manifest's (measurement only)."""

@@ -26,12 +26,12 @@ from eval.harness import MODES, run_query, score_runs
 from eval.suite import load_suite
 from pipelines.fetch import fetch_source
 from pipelines.publish import publish
-from pipelines.settings import Settings
 from pipelines.transform.build import CollectionSpec, build_options, build_snapshot
 from pipelines.validate.gates import run_gates
 from snapsearch.format.model import Encoder
 from snapsearch.format.reader import open_snapshot
 from snapsearch.search.engine import SearchEngine
+from snapsearch.settings import PipelineSettings
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
@@ -48,7 +48,7 @@ def _write_records(path: Path, records: list[dict[str, Any]]) -> Path:
 
 
 def _build(root: Path, source: Path, encoder: Encoder) -> dict[str, Any]:
-    s = Settings()
+    s = PipelineSettings()
     t0 = time.perf_counter()
     raw = fetch_source(str(source), root)
     res = build_snapshot(root, [CollectionSpec("parts", "parts", raw)], encoder, build_options(s))
@@ -182,7 +182,7 @@ def run_bench(source: Path, suite_path: Path, encoder: Encoder, keep: Path | Non
         out["build"] = bench_build(source, work, encoder, log=log)
         snap_dir = Path(out["build"]["cold"]["snapshot"])
         log("gates")
-        report = run_gates(snap_dir, encoder, Settings().gates, suite_path=suite_path)
+        report = run_gates(snap_dir, encoder, PipelineSettings().gates, suite_path=suite_path)
         out["gates"] = {n: {"passed": g.passed, **{k: v for k, v in g.metrics.items()
                                                    if isinstance(v, int | float)}}
                         for n, g in report.gates.items()}

@@ -6,22 +6,23 @@ from pathlib import Path
 
 from pipelines.fetch import fetch_source
 from pipelines.progress import make_progress
-from pipelines.settings import Settings
 from pipelines.transform.build import CollectionSpec, build_options, build_snapshot, inputs_digest
 from snapsearch.format import layout
 from snapsearch.format.model import Encoder
+from snapsearch.settings import Collection, PipelineSettings
 
 
 def build_eval_snapshot(
     source: Path, root: Path, kind: str, collection: str, encoder: Encoder,
-    settings: Settings | None = None,
+    settings: PipelineSettings | None = None,
     log: callable = print,  # type: ignore[valid-type]
 ) -> Path:
     """Fetch ``source`` into ``root`` and build a snapshot of it (reusing an identical one)."""
-    s = settings or Settings()
+    s = settings or PipelineSettings()
     raw = fetch_source(str(source), root)
     specs = [CollectionSpec(collection, kind, raw)]
-    options = build_options(s.model_copy(update={"kind": kind, "collection": collection}))
+    collections = [Collection(name=collection, kind=kind, source=str(source))]
+    options = build_options(s.model_copy(update={"collections": collections}))
     digest = inputs_digest(specs, options, encoder.pin.fingerprint)
     for d in reversed(layout.list_snapshot_dirs(root)):
         if layout.parse_snapshot_id(d.name).matches(digest):

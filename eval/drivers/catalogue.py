@@ -10,16 +10,16 @@ from eval.compliance import compliance, count_satisfying, filters_satisfied
 from eval.drivers.build import build_eval_snapshot
 from eval.harness import MODES, QueryRun, run_query, score_runs
 from eval.suite import SuiteQuery, load_suite
-from pipelines.settings import Settings
 from snapsearch.format import layout
 from snapsearch.format.manifest import FusionSettings
 from snapsearch.format.model import Encoder
 from snapsearch.format.reader import Snapshot, open_snapshot
 from snapsearch.search.engine import SearchEngine
+from snapsearch.settings import PipelineSettings
 
 
 def open_source_or_snapshot(
-    path: Path, root: Path, encoder: Encoder, settings: Settings | None = None,
+    path: Path, root: Path, encoder: Encoder, settings: PipelineSettings | None = None,
     log=print,  # type: ignore[no-untyped-def]
 ) -> Snapshot:
     """A built snapshot directory as it is, or a parts source built through the pipeline code."""

@@ -1,4 +1,4 @@
-"""The fetch asset: raw ingestion only."""
+"""The fetch asset: raw ingestion only, one raw version per configured collection."""
 
 from dagster import AssetExecutionContext, MetadataValue, asset
 
@@ -9,21 +9,34 @@ from pipelines.resources import StoreResource
 
 
 @asset(group_name="snapsearch", kinds={"python"},
-       description="Raw source bytes in the content-addressed cache.")
-def raw_records(context: AssetExecutionContext, store: StoreResource) -> RawVersion:
+       description="Raw source bytes of every collection in the content-addressed cache.")
+def raw_records(context: AssetExecutionContext, store: StoreResource) -> dict[str, RawVersion]:
     s = store.settings()
-    raw = fetch_source(s.source, s.root, timeout_s=s.fetch_timeout_s, retries=s.fetch_retries)
-    msg = f"fetch: {s.source} -> raw {raw.digest[:12]} ({'new' if raw.new else 'unchanged'})"
-    context.log.info(msg)
-    log.info(msg)
+    raws: dict[str, RawVersion] = {}
+    for c in s.build_collections():
+        raw = fetch_source(c.source, s.root, timeout_s=s.fetch_timeout_s, retries=s.fetch_retries)
+        msg = (f"fetch: {c.name}: {c.source} -> raw {raw.digest[:12]} "
+               f"({'new' if raw.new else 'unchanged'})")
+        context.log.info(msg)
+        log.info(msg)
+        raws[c.name] = raw
+    one = len(raws) == 1
     context.add_output_metadata(
         {
-            "source": s.source,
-            "digest": raw.digest,
-            "new_version": raw.new,
-            "files": len(raw.files),
-            "bytes": MetadataValue.int(sum(f.bytes for f in raw.files)),
-            "fetched_at": raw.fetched_at,
+            **{(k if one else f"{name}.{k}"): v for name, raw in raws.items()
+               for k, v in _metadata(raw).items()},
+            "collections": len(raws),
         }
     )
-    return raw
+    return raws
+
+
+def _metadata(raw: RawVersion) -> dict[str, object]:
+    return {
+        "source": raw.source,
+        "digest": raw.digest,
+        "new_version": raw.new,
+        "files": len(raw.files),
+        "bytes": MetadataValue.int(sum(f.bytes for f in raw.files)),
+        "fetched_at": raw.fetched_at,
+    }

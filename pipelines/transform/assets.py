@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 
 from pipelines.fetch.raw import RawVersion
 from pipelines.progress import log, make_progress
-from pipelines.resources import EncoderResource, StoreResource
+from pipelines.resources import StoreResource
 from pipelines.transform.build import (
     CollectionSpec,
     build_options,
@@ -32,12 +32,11 @@ class SnapshotRef:
 @asset(group_name="snapsearch", kinds={"sqlite", "numpy"},
        description="Immutable snapshot: SQLite tables + FTS5, vectors, hnsw index, manifest.")
 def snapshot(
-    context: AssetExecutionContext, raw_records: RawVersion, store: StoreResource,
-    encoder: EncoderResource,
+    context: AssetExecutionContext, raw_records: dict[str, RawVersion], store: StoreResource,
 ) -> SnapshotRef:
     s = store.settings()
-    enc = encoder.get()
-    specs = [CollectionSpec(s.collection, s.kind, raw_records)]
+    enc = store.encoder()
+    specs = [CollectionSpec(c.name, c.kind, raw_records[c.name]) for c in s.build_collections()]
     options = build_options(s)
 
     def emit(msg: str) -> None:

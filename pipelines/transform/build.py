@@ -11,7 +11,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipelines.settings import Settings
 from snapsearch.format import layout, links
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.hashing import sha256_text
@@ -25,6 +24,7 @@ from snapsearch.format.manifest import (
 from snapsearch.format.model import Encoder
 from snapsearch.format.writer import SnapshotWriter
 from snapsearch.kinds import get_kind
+from snapsearch.settings import PipelineSettings
 
 from .embed_cache import EmbeddingCache, embed_with_cache
 from .records import check_reject_rate, parse_records
@@ -74,7 +74,7 @@ class BuildResult:
     timings: dict[str, float]
 
 
-def build_options(s: Settings) -> BuildOptions:
+def build_options(s: PipelineSettings) -> BuildOptions:
     return BuildOptions(
         hnsw=s.hnsw, fusion=s.fusion, max_reject_rate=s.max_reject_rate,
         batch_size=s.batch_size, tokenizer=s.tokenizer, settings=s.build_fingerprint(),

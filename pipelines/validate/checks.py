@@ -14,7 +14,7 @@ from dagster import (
 )
 
 from pipelines.progress import log
-from pipelines.resources import EncoderResource, StoreResource
+from pipelines.resources import StoreResource
 from pipelines.transform.assets import SnapshotRef
 from pipelines.validate.gates import GATE_NAMES, run_gates
 from snapsearch.format import links
@@ -42,14 +42,14 @@ def _metadata(metrics: dict[str, Any]) -> dict[str, Any]:
 )
 def snapshot_gates(
     context: AssetCheckExecutionContext, snapshot: SnapshotRef, store: StoreResource,
-    encoder: EncoderResource,
 ) -> Iterator[AssetCheckResult]:
     s = store.settings()
     report = read_gate_report(snapshot.path) if snapshot.unchanged else None
     if report is None:
         report = run_gates(
-            snapshot.path, encoder.get(), s.gates, suite_path=s.suite,
+            snapshot.path, store.encoder(), s.gates, suite_path=s.suite,
             baseline_dir=links.current_dir(s.root),
+            collection=s.collections[0].name,
         )
     for name, result in report.gates.items():
         msg = f"gate {name}: {'passed' if result.passed else 'FAILED'} — {result.description}"

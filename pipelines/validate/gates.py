@@ -15,7 +15,6 @@ import numpy as np
 
 from eval.harness import QueryRun, run_query, score_runs
 from eval.suite import SuiteQuery, load_suite
-from pipelines.settings import GateSettings
 from snapsearch.format import layout
 from snapsearch.format.ann import recall_at_k
 from snapsearch.format.errors import SnapshotError
@@ -25,6 +24,7 @@ from snapsearch.format.model import Encoder, check_pin
 from snapsearch.format.reader import Snapshot, open_snapshot
 from snapsearch.format.verify import verify_snapshot
 from snapsearch.search.engine import SearchEngine
+from snapsearch.settings import GateSettings
 
 GATE_NAMES = ("integrity", "compatibility", "ann_recall", "quality", "latency")
 
@@ -93,9 +93,13 @@ class SuiteRun:
     figures: dict[str, float]
 
 
-def run_suite(engine: SearchEngine, suite: Sequence[SuiteQuery], mode: str = "hybrid") -> SuiteRun:
+def run_suite(
+    engine: SearchEngine, suite: Sequence[SuiteQuery], mode: str = "hybrid",
+    collection: str | None = None,
+) -> SuiteRun:
     runs = [
-        run_query(engine, q.id, q.query, mode, k=100, filters=q.filters)  # type: ignore[arg-type]
+        run_query(engine, q.id, q.query, mode, k=100, filters=q.filters,  # type: ignore[arg-type]
+                  collection=collection)
         for q in suite
     ]
     gains = {q.id: {e: 1.0 for e in q.expected} for q in suite if q.expected}
@@ -114,8 +118,11 @@ def gate_quality(
     suite: Sequence[SuiteQuery],
     settings: GateSettings,
     baseline: SearchEngine | None = None,
+    collection: str | None = None,
 ) -> GateResult:
-    cand = run_suite(engine, suite)
+    """The suite's figures on ``collection`` (default: the snapshot's first) against the
+    thresholds, and against ``baseline`` (the published snapshot) when given."""
+    cand = run_suite(engine, suite, collection=collection)
     f = cand.figures
     problems = []
     for key, minimum in (("hit@1", settings.hit1_min), ("hit@10", settings.hit10_min),
@@ -124,7 +131,7 @@ def gate_quality(
             problems.append(f"{key} {f.get(key, 0.0):.3f} < {minimum}")
     metrics: dict[str, object] = {k: round(v, 4) for k, v in f.items() if not k.endswith("_ms")}
     if baseline is not None:
-        base = run_suite(baseline, suite)
+        base = run_suite(baseline, suite, collection=collection)
         for key in ("hit@10", "mrr@10", "ndcg@10"):
             drop = base.figures.get(key, 0.0) - f.get(key, 0.0)
             metrics[f"baseline.{key}"] = round(base.figures.get(key, 0.0), 4)
@@ -153,14 +160,15 @@ def gate_quality(
 
 
 def gate_latency(
-    engine: SearchEngine, suite: Sequence[SuiteQuery], settings: GateSettings
+    engine: SearchEngine, suite: Sequence[SuiteQuery], settings: GateSettings,
+    collection: str | None = None,
 ) -> GateResult:
     """In-process p50/p95 of uncached hybrid searches (each query text seen once).
 
     Without a suite, the queries come from each collection's own records, as its record kind
     writes them (``RecordKind.fallback_queries``): no parts queries for a text corpus."""
     texts = list(dict.fromkeys(q.query for q in suite))[: settings.latency_queries]
-    jobs: list[tuple[str | None, str]] = [(None, t) for t in texts]
+    jobs: list[tuple[str | None, str]] = [(collection, t) for t in texts]
     if not jobs:
         names = list(engine.snapshot.collections)
         per = max(1, settings.latency_queries // max(len(names), 1))
@@ -196,8 +204,10 @@ def run_gates(
     suite_path: Path | None,
     baseline_dir: Path | None = None,
     now: datetime | None = None,
+    collection: str | None = None,
 ) -> GateReport:
-    """Run every gate, write gates.json into the snapshot and return the report."""
+    """Run every gate, write gates.json into the snapshot and return the report. The suite and
+    the latency queries search ``collection`` (default: the snapshot's first)."""
     results: dict[str, GateResult] = {"integrity": gate_integrity(snapshot_dir)}
     snapshot = None
     if results["integrity"].passed:
@@ -217,11 +227,12 @@ def run_gates(
             else:
                 suite = load_suite(suite_path) if suite_path else []
                 if suite:
-                    baseline = _open_baseline(baseline_dir, snapshot_dir, encoder)
+                    baseline = _open_baseline(baseline_dir, snapshot_dir, encoder, collection)
                     try:
                         results["quality"] = gate_quality(
                             SearchEngine(snapshot, encoder), suite, settings,
                             SearchEngine(baseline, encoder) if baseline else None,
+                            collection=collection,
                         )
                     finally:
                         if baseline:
@@ -231,7 +242,8 @@ def run_gates(
                         passed=True, severity="WARN", description="no query suite configured"
                     )
                 results["latency"] = gate_latency(
-                    SearchEngine(snapshot, encoder, query_cache=0), suite, settings
+                    SearchEngine(snapshot, encoder, query_cache=0), suite, settings,
+                    collection=collection,
                 )
     finally:
         if snapshot is not None:
@@ -246,8 +258,11 @@ def run_gates(
     return report
 
 
-def _open_baseline(baseline_dir: Path | None, candidate: Path, encoder: Encoder) -> Snapshot | None:
-    """The snapshot `current` points at, when it is another one and compatible; else None."""
+def _open_baseline(
+    baseline_dir: Path | None, candidate: Path, encoder: Encoder, collection: str | None
+) -> Snapshot | None:
+    """The snapshot `current` points at, when it is another one, compatible and holds the
+    collection; else None."""
     if baseline_dir is None or baseline_dir.resolve() == candidate.resolve():
         return None
     try:
@@ -257,6 +272,9 @@ def _open_baseline(baseline_dir: Path | None, candidate: Path, encoder: Encoder)
     try:
         check_pin(snap.manifest.model, encoder, where="baseline")
     except SnapshotError:
+        snap.close()
+        return None
+    if collection is not None and collection not in snap.collections:
         snap.close()
         return None
     return snap

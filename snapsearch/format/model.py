@@ -11,9 +11,10 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -83,9 +84,10 @@ class SentenceTransformerEncoder:
         self, model_dir: Path | None = None, *, model_id: str = DEFAULT_MODEL,
         threads: int | None = None, batch_threads: int | None = None,
     ) -> None:
-        """``threads``: torch intra-op threads for one-text (query) encodes, default
-        ``SNAPSEARCH_TORCH_THREADS`` or 1. ``batch_threads``: threads while encoding a batch of
-        many texts (a build), default ``SNAPSEARCH_ENCODE_THREADS`` or every core.
+        """``threads``: torch intra-op threads for one-text (query) encodes, default 1.
+        ``batch_threads``: threads while encoding a batch of many texts (a build), default every
+        core. (The settings ``SNAPSEARCH_TORCH_THREADS`` and ``SNAPSEARCH_ENCODE_THREADS`` reach
+        here through ``load_encoder``.)
 
         One thread is the robust default for queries: with two, a single query takes ~480 ms
         instead of ~12 ms as soon as another process holds a core (OpenMP threads spin at
@@ -98,10 +100,8 @@ class SentenceTransformerEncoder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        self._threads = threads or int(os.environ.get("SNAPSEARCH_TORCH_THREADS", "1"))
-        self._batch_threads = batch_threads or int(
-            os.environ.get("SNAPSEARCH_ENCODE_THREADS", "0") or 0
-        ) or (os.cpu_count() or 1)
+        self._threads = threads or 1
+        self._batch_threads = batch_threads or (os.cpu_count() or 1)
         torch.set_num_threads(self._threads)
 
         self.model_dir = model_dir or default_model_path()
@@ -220,6 +220,32 @@ class HashingEncoder:
         if progress:
             progress(len(texts), len(texts))
         return out
+
+
+EncoderBackend = Literal["minilm", "hashing"]
+ENCODER_BACKENDS: tuple[EncoderBackend, ...] = ("minilm", "hashing")
+
+
+def load_encoder(
+    backend: EncoderBackend = "minilm", *, threads: int | None = None,
+    batch_threads: int | None = None,
+) -> Encoder:
+    """The one encoder per process and backend (the real model takes seconds to load): serve,
+    the pipelines, the CLI and eval all get theirs here. 'minilm' is the pinned model;
+    'hashing' a fake for tests. ``threads``/``batch_threads``: see SentenceTransformerEncoder
+    (None: its defaults)."""
+    if backend not in ENCODER_BACKENDS:
+        raise ValueError(
+            f"unknown encoder backend {backend!r}: use {' or '.join(map(repr, ENCODER_BACKENDS))}"
+        )
+    return _load_encoder(backend, threads or 1, batch_threads or os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=4)
+def _load_encoder(backend: EncoderBackend, threads: int, batch_threads: int) -> Encoder:
+    if backend == "hashing":
+        return HashingEncoder()
+    return SentenceTransformerEncoder(threads=threads, batch_threads=batch_threads)
 
 
 def check_pin(expected: ModelPin, encoder: Encoder, *, where: str) -> None:

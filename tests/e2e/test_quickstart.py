@@ -9,10 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from pipelines.job import run_job
-from pipelines.resources import load_encoder
 from serve.app import create_app
-from serve.settings import ServeSettings
 from snapsearch.format.links import current_id
+from snapsearch.settings import PipelineSettings, ServeSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -20,7 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.model]
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("e2e") / "snapshots"
-    outcome = run_job(root=root)  # real model, bundled sample, committed suite, all gates
+    # the real model, the bundled sample, the committed suite, every gate: the defaults
+    outcome = run_job(PipelineSettings(root=root))
     assert outcome.published
     assert all(g["passed"] for g in outcome.gates.values()), outcome.gates
     return root
@@ -28,7 +28,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(store: Path):
-    app = create_app(ServeSettings(root=store), encoder_factory=lambda: load_encoder("minilm"))
+    settings = ServeSettings(root=store)
+    assert settings.encoder == "minilm"
+    app = create_app(settings, encoder_factory=settings.encoder_factory())
     with TestClient(app) as c:
         yield c
 

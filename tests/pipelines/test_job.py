@@ -7,13 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 
+from pipelines.definitions import JOB_NAME, build_definitions
 from pipelines.job import run_job
 from pipelines.publish import read_publish_log
 from snapsearch.format import layout
 from snapsearch.format.errors import GateError, SourceError
 from snapsearch.format.gates import read_gate_report
 from snapsearch.format.links import current_id, previous_id
+from snapsearch.settings import PipelineSettings, SettingsError
 
 SUITE = [
     {"query": "C25744", "expected": ["C25744"]},
@@ -29,7 +32,8 @@ def suite(tmp_path: Path) -> Path:
 
 
 def _run(root: Path, source: Path, suite: Path | str, **kw):
-    return run_job(root=root, source=str(source), suite=str(suite), encoder_backend="hashing", **kw)
+    settings = PipelineSettings(root=root, source=str(source), suite=suite, encoder="hashing")
+    return run_job(settings, **kw)
 
 
 def test_job_publishes_then_skips_unchanged_then_forces(tmp_path, parts_file, suite):
@@ -74,3 +78,20 @@ def test_unparseable_source_fails_naming_file_and_line(tmp_path, parts_file, sui
         _run(root, bad, suite)
     assert current_id(root) == first.current
     assert not any(p.name.startswith(layout.TMP_PREFIX) for p in root.iterdir() if p.is_dir())
+
+
+def test_invalid_settings_name_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("SNAPSEARCH_ROOT", str(tmp_path))
+    monkeypatch.setenv("SNAPSEARCH_FETCH_RETRIES", "often")
+    with pytest.raises(SettingsError, match="SNAPSEARCH_FETCH_RETRIES should be an integer"):
+        run_job()
+
+
+def test_the_dagster_resource_reports_invalid_settings(monkeypatch, tmp_path):
+    """What `dagster dev` runs: the resource reads the environment in the step."""
+    monkeypatch.setenv("SNAPSEARCH_ROOT", str(tmp_path))
+    monkeypatch.setenv("SNAPSEARCH_MAX_REJECT_RATE", "2")
+    job = build_definitions().resolve_job_def(JOB_NAME)
+    with DagsterInstance.ephemeral() as instance:
+        with pytest.raises(SettingsError, match="SNAPSEARCH_MAX_REJECT_RATE should be a number"):
+            job.execute_in_process(instance=instance)

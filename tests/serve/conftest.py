@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from serve.app import create_app
 from serve.holder import SnapshotHolder
-from serve.settings import ServeSettings
 from snapsearch.format.model import HashingEncoder
+from snapsearch.settings import ServeSettings
 from tests.conftest import point_current
 
 KNOWN_ID = "C25744"  # in every test snapshot (see tests/conftest.py)

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from pipelines.fetch import fetch_source
-from pipelines.settings import Settings
 from pipelines.transform.build import (
     BuildOptions,
     CollectionSpec,
@@ -32,6 +31,7 @@ from snapsearch.format.manifest import HnswSettings, ModelPin
 from snapsearch.format.model import HashingEncoder, Progress
 from snapsearch.format.reader import open_snapshot
 from snapsearch.kinds import get_kind
+from snapsearch.settings import PipelineSettings
 from tests.conftest import build_from, sample_records, write_jsonl
 
 SEALED = ("records.sqlite", "vectors_parts.npy", "ann_parts.hnsw")
@@ -78,8 +78,8 @@ def test_manifest_pins_the_model(built, hash_encoder):
 
 def test_manifest_records_settings_sources_and_collections(built, parts_file):
     m = built.manifest
-    assert m.hnsw == Settings().hnsw
-    assert m.settings == Settings().build_fingerprint()
+    assert m.hnsw == PipelineSettings().hnsw
+    assert m.settings == PipelineSettings().build_fingerprint()
     assert len(m.sources) == 1
     src = m.sources[0]
     assert src.name == "parts:parts.jsonl"
@@ -99,7 +99,7 @@ def test_manifest_records_settings_sources_and_collections(built, parts_file):
 
 
 def test_hnsw_settings_recorded(tmp_path, parts_file, hash_encoder):
-    s = Settings(hnsw=HnswSettings(M=8, ef_construction=50, ef_search=40, seed=3))
+    s = PipelineSettings(hnsw=HnswSettings(M=8, ef_construction=50, ef_search=40, seed=3))
     result = build_from(parts_file, tmp_path / "store", hash_encoder, settings=s)
     assert result.manifest.hnsw == HnswSettings(M=8, ef_construction=50, ef_search=40, seed=3)
     assert result.manifest.settings["hnsw"]["M"] == 8
@@ -164,7 +164,7 @@ def test_snapshot_id_from_the_build_clock(tmp_path, parts_file, hash_encoder):
     raw = fetch_source(str(parts_file), root)
     now = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
     result = build_snapshot(root, [CollectionSpec("parts", "parts", raw)], hash_encoder,
-                            build_options(Settings()), now=now)
+                            build_options(PipelineSettings()), now=now)
     assert result.snapshot_id.startswith("20240506T070809123456Z-")
     assert result.manifest.built_at == "2024-05-06T07:08:09.123456Z"
 
@@ -195,7 +195,7 @@ def test_inputs_digest_of_real_builds(tmp_path, parts_file, hash_encoder):
     a = build_from(parts_file, root, hash_encoder)
     b = build_from(parts_file, root, hash_encoder)
     assert a.manifest.inputs_digest == b.manifest.inputs_digest
-    s = Settings(hnsw=HnswSettings(M=12))
+    s = PipelineSettings(hnsw=HnswSettings(M=12))
     c = build_from(parts_file, root, hash_encoder, settings=s)
     assert c.manifest.inputs_digest != a.manifest.inputs_digest
     records = sample_records()
@@ -252,7 +252,7 @@ def test_rejects_within_the_limit_are_recorded(tmp_path, hash_encoder):
     records[0]["lcsc"] = "X1"
     src = write_jsonl(tmp_path / "some-bad.jsonl", records)
     result = build_from(src, tmp_path / "store", hash_encoder,
-                        settings=Settings(max_reject_rate=0.1))
+                        settings=PipelineSettings(max_reject_rate=0.1))
     assert result.rejects == 1
     assert result.manifest.collections["parts"].rejects == 1
     assert result.manifest.tables["rejects[parts]"] == 1
@@ -280,7 +280,7 @@ def test_two_collections_in_one_snapshot(tmp_path, parts_file, hash_encoder):
         CollectionSpec("parts", "parts", fetch_source(str(parts_file), root)),
         CollectionSpec("docs", "text", fetch_source(str(docs_file), root)),
     ]
-    result = build_snapshot(root, specs, hash_encoder, build_options(Settings()))
+    result = build_snapshot(root, specs, hash_encoder, build_options(PipelineSettings()))
     m = result.manifest
     assert set(m.collections) == {"parts", "docs"}
     assert m.collections["docs"].kind == "text" and m.collections["docs"].records == 16

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import GateSettings
 from pipelines.validate.gates import (
     gate_ann_recall,
     gate_compatibility,
@@ -25,6 +24,7 @@ from snapsearch.format.gates import read_gate_report
 from snapsearch.format.model import HashingEncoder
 from snapsearch.format.reader import open_snapshot
 from snapsearch.search.engine import SearchEngine
+from snapsearch.settings import GateSettings
 from tests.conftest import build_from
 
 SUITE_LINES = [

@@ -7,7 +7,7 @@ sample's parts in golden/parts-records.jsonl, a few hand-written docs in text-re
 digest, per kind and version: it fails when the rows change and the version does not.
 
 After a deliberate change: bump the kind's ``version``, then record the new digest with
-``SNAPSEARCH_UPDATE_GOLDEN=1 pytest tests/snapsearch/kinds/test_golden.py`` (it only adds
+``UPDATE_GOLDEN=1 pytest tests/snapsearch/kinds/test_golden.py`` (it only adds
 digests for versions that have none; a recorded version is never rewritten).
 """
 
@@ -26,7 +26,7 @@ from snapsearch.kinds import RecordKind, get_kind
 
 GOLDEN = Path(__file__).parent / "golden"
 DIGESTS = GOLDEN / "digests.json"
-UPDATE = os.environ.get("SNAPSEARCH_UPDATE_GOLDEN") == "1"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def _records(kind: str) -> list[Any]:
@@ -71,7 +71,7 @@ def test_rows_match_the_golden_digest_of_this_kind_version(name: str) -> None:
                                encoding="utf-8")
             return
         pytest.fail(f"no golden rows for kind {name!r} version {kind.version}: record them with "
-                    "SNAPSEARCH_UPDATE_GOLDEN=1 pytest tests/snapsearch/kinds/test_golden.py")
+                    "UPDATE_GOLDEN=1 pytest tests/snapsearch/kinds/test_golden.py")
     changed = drift(rows, recorded)
     assert not changed, (
         f"kind {name!r} version {kind.version} now writes other rows for {len(changed)} of the "
