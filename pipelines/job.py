@@ -52,7 +52,7 @@ def run_job(
                     "gates failed ("
                     + "; ".join(f"{n}: {gates[n]['description']}" for n in failed)
                     + "); nothing was published, `current` is unchanged",
-                    fix="see the gate report (gates.json) in the new snapshot directory",
+                    fix="see the new snapshot's gate report (<root>/_gates/<snapshot id>.json)",
                 )
             outcome = result.output_for_node("published")
     except DagsterAssetCheckFailedError:
@@ -68,7 +68,7 @@ def run_job(
 def _gate_failure(root: Path) -> GateError:
     """A blocking check failed: name the snapshot and its failed gates from its gate report."""
     from snapsearch.format import layout
-    from snapsearch.format.gates import read_gate_report
+    from snapsearch.format.gates import gate_report_path, read_gate_report
 
     dirs = layout.list_snapshot_dirs(root)
     report = read_gate_report(dirs[-1]) if dirs else None
@@ -78,5 +78,5 @@ def _gate_failure(root: Path) -> GateError:
     return GateError(
         f"snapshot {report.snapshot_id} failed its gates ({failed}); nothing was published, "
         "`current` is unchanged",
-        fix=f"see {dirs[-1] / layout.GATES}",
+        fix=f"see {gate_report_path(dirs[-1])}",
     )

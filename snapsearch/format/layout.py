@@ -7,11 +7,12 @@ Store root (``snapshots/`` by default)::
     <root>/
       <snapshot id>/            immutable snapshot directories (ids sort by build time)
         manifest.json           schema, model pin, settings, row counts, every file's sha256 + bytes
+        manifest.sha256         the manifest's seal: ``<sha256 of manifest.json>  manifest.json``
+                                (``sha256sum -c`` format); nothing in a snapshot is unsealed
         records.sqlite          lookup_<c> (filters), numeric_<c> (numeric attributes), fts_<c>
                                 (FTS5), detail and rejects tables; sealed, opened immutable=1
         vectors_<c>.npy         float32 matrix, L2-normalised, row i = lookup_<c>.pos i
         ann_<c>.hnsw            hnswlib index over the same rows (label = pos)
-        gates.json              gate report written by validate (not covered by the manifest)
       current -> <snapshot id>  the published snapshot (symlink, flipped atomically)
       previous -> <snapshot id> the one before it
       publish-log.jsonl         append-only publish events
@@ -20,6 +21,9 @@ Store root (``snapshots/`` by default)::
         objects/<sha256>        raw bytes, content-addressed, written once (read-only)
         fetch-manifest.jsonl    one JSON line per new raw version, oldest first
       _cache/                   embedding cache shared across builds
+      _gates/<snapshot id>.json gate reports, beside the immutable snapshots they judge: sealed
+                                (own sha256 inside) and bound to the manifest's sha256; written
+                                atomically (``_gates/.tmp-*`` while writing)
       .tmp-*                    in-progress builds (removed when a build fails or by retention)
 """
 
@@ -31,8 +35,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 MANIFEST = "manifest.json"
+SEAL = "manifest.sha256"
 SQLITE = "records.sqlite"
-GATES = "gates.json"
+GATES_DIR = "_gates"
+GATE_REPORT_SUFFIX = ".json"
 CURRENT = "current"
 PREVIOUS = "previous"
 PUBLISH_LOG = "publish-log.jsonl"
@@ -153,3 +159,13 @@ def fetch_manifest_path(root: Path) -> Path:
 
 def cache_dir(root: Path) -> Path:
     return root / CACHE_DIR
+
+
+def gates_dir(root: Path) -> Path:
+    """Where the gate reports of the store's snapshots live (beside the snapshots)."""
+    return root / GATES_DIR
+
+
+def gate_report_path(root: Path, snapshot_id: str) -> Path:
+    """The gate report of snapshot ``snapshot_id`` in the store ``root``."""
+    return gates_dir(root) / f"{snapshot_id}{GATE_REPORT_SUFFIX}"

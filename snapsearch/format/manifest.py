@@ -1,17 +1,28 @@
-"""The manifest schema: everything that changes a snapshot's bytes is recorded here."""
+"""The manifest schema: everything that changes a snapshot's bytes is recorded here.
+
+The manifest is itself sealed: ``manifest.sha256`` beside it holds its sha256 (``sha256sum -c``
+format), and it names its snapshot id, which must be the directory's name. ``read_manifest``
+checks both before it parses a byte, so every field (fusion, hnsw, collections, the model pin,
+whatever a later version adds) is covered, not only the files the manifest lists.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import layout
-from .errors import ManifestError
+from .errors import IntegrityError, ManifestError
+from .hashing import fsync_file, sha256_bytes
+from .redact import redact_url
 
-SCHEMA_VERSION = 1
+# 2: manifest.sha256 seals the manifest; gate reports live in <root>/_gates/, not in the snapshot
+SCHEMA_VERSION = 2
+_SEAL_LINE = re.compile(r"\A(?P<digest>[0-9a-f]{64})  (?P<name>[^\n]+)\n\Z")
 
 
 class _Model(BaseModel):
@@ -25,10 +36,15 @@ class FileEntry(_Model):
 
 class SourceEntry(_Model):
     name: str
-    uri: str
+    uri: str  # credentials and secret query parameters redacted (never recorded)
     sha256: str
     bytes: int
     records: int = 0
+
+    @field_validator("uri")
+    @classmethod
+    def _redacted(cls, v: str) -> str:
+        return redact_url(v)
 
 
 class Canary(_Model):
@@ -121,16 +137,83 @@ class Manifest(_Model):
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
 
 
-def read_manifest(snapshot_dir: Path) -> Manifest:
+def seal_line(manifest_bytes: bytes) -> str:
+    """The seal of a manifest's bytes: one ``sha256sum`` line."""
+    return f"{sha256_bytes(manifest_bytes)}  {layout.MANIFEST}\n"
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> Path:
+    """Write ``manifest.json`` and its seal into ``directory`` (both fsynced)."""
+    data = manifest.to_json().encode("utf-8")
+    path = directory / layout.MANIFEST
+    path.write_bytes(data)
+    fsync_file(path)
+    seal = directory / layout.SEAL
+    seal.write_text(seal_line(data), encoding="ascii")
+    fsync_file(seal)
+    return path
+
+
+def manifest_id_mismatch(snapshot_dir: Path, snapshot_id: str) -> str | None:
+    """Why ``snapshot_id`` (the manifest's) does not belong in ``snapshot_dir``, or None.
+
+    A directory named like a snapshot id (or a build's ``.tmp-<id>``) must hold that id's
+    manifest: a manifest copied into another snapshot is refused. A copy under another kind of
+    name (for inspection) is not checked."""
+    name = snapshot_dir.name.removeprefix(layout.TMP_PREFIX)
+    if layout.is_snapshot_id(name) and name != snapshot_id:
+        return f"its manifest is for snapshot {snapshot_id!r}, not {name!r}"
+    return None
+
+
+def read_sealed_bytes(snapshot_dir: Path) -> bytes:
+    """The manifest's bytes, once its seal is checked; ManifestError or IntegrityError naming
+    the file otherwise."""
     path = snapshot_dir / layout.MANIFEST
     if not path.is_file():
         raise ManifestError(
             f"{path} does not exist: {snapshot_dir} is not a snapshot directory",
             fix="point at a directory built by `snapsearch run`",
         )
+    seal_path = snapshot_dir / layout.SEAL
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = path.read_bytes()
+        seal = seal_path.read_bytes() if seal_path.is_file() else None
+    except OSError as exc:
+        raise ManifestError(f"{path} is not readable: {exc}", fix="rebuild the snapshot") from exc
+    refuse = "rebuild it with `snapsearch run --force` (snapshots are immutable: never edit one)"
+    if seal is None:
+        raise IntegrityError(
+            f"snapshot {snapshot_dir} failed verification: {layout.SEAL}: missing "
+            f"(the seal of {layout.MANIFEST})",
+            fix=refuse,
+        )
+    try:
+        m = _SEAL_LINE.match(seal.decode("ascii"))
+    except UnicodeDecodeError:
+        m = None
+    if m is None or m["name"] != layout.MANIFEST:
+        raise IntegrityError(
+            f"snapshot {snapshot_dir} failed verification: {layout.SEAL}: not a seal "
+            f"(expected one line '<sha256>  {layout.MANIFEST}')",
+            fix=refuse,
+        )
+    if m["digest"] != sha256_bytes(data):
+        raise IntegrityError(
+            f"snapshot {snapshot_dir} failed verification: {layout.MANIFEST}: sha256 differs "
+            f"from its seal ({layout.SEAL})",
+            fix=refuse,
+        )
+    return data
+
+
+def read_manifest(snapshot_dir: Path) -> Manifest:
+    """The snapshot's manifest, its seal and snapshot id checked first."""
+    data_bytes = read_sealed_bytes(snapshot_dir)
+    path = snapshot_dir / layout.MANIFEST
+    try:
+        data = json.loads(data_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ManifestError(
             f"{path} is not readable JSON: {exc}", fix="rebuild the snapshot"
         ) from exc
@@ -142,7 +225,7 @@ def read_manifest(snapshot_dir: Path) -> Manifest:
             fix="rebuild the snapshot with this version, or install the snapsearch that built it",
         )
     try:
-        return Manifest.model_validate(data)
+        manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -150,3 +233,11 @@ def read_manifest(snapshot_dir: Path) -> Manifest:
             f"{path} is not a valid manifest: field {where!r}: {first['msg']}",
             fix="rebuild the snapshot",
         ) from exc
+    wrong = manifest_id_mismatch(snapshot_dir, manifest.snapshot_id)
+    if wrong:
+        raise IntegrityError(
+            f"snapshot {snapshot_dir} failed verification: {layout.MANIFEST}: {wrong}",
+            fix="rebuild it with `snapsearch run --force` (snapshots are immutable: never edit "
+                "or rename one)",
+        )
+    return manifest

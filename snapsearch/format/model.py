@@ -256,12 +256,20 @@ def check_pin(expected: ModelPin, encoder: Encoder, *, where: str) -> None:
         diffs.append(f"model_id {expected.model_id!r} != installed {actual.model_id!r}")
     if expected.dim != actual.dim:
         diffs.append(f"dim {expected.dim} != installed {actual.dim}")
-    if expected.weights_digest != actual.weights_digest:
-        changed = sorted(
-            k for k in set(expected.weights_sha256) | set(actual.weights_sha256)
-            if expected.weights_sha256.get(k) != actual.weights_sha256.get(k)
+    # every weight file by its own sha256, and the pin's digest against its own file list (a
+    # digest alone would let a pin whose per-file hashes were edited pass)
+    changed = sorted(
+        k for k in set(expected.weights_sha256) | set(actual.weights_sha256)
+        if expected.weights_sha256.get(k) != actual.weights_sha256.get(k)
+    )
+    if changed:
+        diffs.append(
+            f"weights differ ({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''})"
         )
-        diffs.append(f"weights differ ({', '.join(changed[:3])})")
+    if expected.weights_digest != weights_digest(expected.weights_sha256):
+        diffs.append("the pin's weights_digest does not match its own weights_sha256")
+    elif not changed and expected.weights_digest != actual.weights_digest:
+        diffs.append("weights digest differs")
     if expected.normalize != actual.normalize or expected.max_seq_length != actual.max_seq_length:
         diffs.append("normalisation or max_seq_length differ")
     if not diffs:
