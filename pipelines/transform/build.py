@@ -15,6 +15,7 @@ from snapsearch.format import layout, links
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.hashing import sha256_text
 from snapsearch.format.manifest import (
+    SCHEMA_VERSION,
     FusionSettings,
     HnswSettings,
     Manifest,
@@ -27,7 +28,7 @@ from snapsearch.kinds import get_kind
 from snapsearch.settings import PipelineSettings
 
 from .embed_cache import EmbeddingCache, embed_with_cache
-from .records import check_reject_rate, parse_records
+from .records import Limits, check_reject_rate, parse_records
 
 Log = Callable[[str], None]
 
@@ -59,6 +60,7 @@ class BuildOptions:
     max_reject_rate: float = 0.01
     batch_size: int = 64
     tokenizer: str | None = None  # None: each record kind's own
+    limits: Limits = Limits()  # what one raw record may hold
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,7 +79,9 @@ class BuildResult:
 def build_options(s: PipelineSettings) -> BuildOptions:
     return BuildOptions(
         hnsw=s.hnsw, fusion=s.fusion, max_reject_rate=s.max_reject_rate,
-        batch_size=s.batch_size, tokenizer=s.tokenizer, settings=s.build_fingerprint(),
+        batch_size=s.batch_size, tokenizer=s.tokenizer,
+        limits=Limits(max_record_bytes=s.max_record_bytes, max_field_chars=s.max_field_chars),
+        settings=s.build_fingerprint(),
     )
 
 
@@ -91,7 +95,7 @@ def builder_version() -> str:
 def inputs_digest(specs: Sequence[CollectionSpec], options: BuildOptions, model_fp: str) -> str:
     """Everything that decides the snapshot's bytes: raw digests, settings, model, kind versions."""
     payload = {
-        "format": 1,
+        "format": SCHEMA_VERSION,
         "collections": [
             {
                 "name": s.name, "kind": s.kind, "kind_version": get_kind(s.kind).version,
@@ -102,6 +106,7 @@ def inputs_digest(specs: Sequence[CollectionSpec], options: BuildOptions, model_
         "hnsw": options.hnsw.model_dump(),
         "fusion": options.fusion.model_dump(),
         "max_reject_rate": options.max_reject_rate,
+        "limits": [options.limits.max_record_bytes, options.limits.max_field_chars],
         "model": model_fp,
         **({"tokenizer": options.tokenizer} if options.tokenizer else {}),
     }
@@ -145,7 +150,9 @@ def build_snapshot(
             for spec in specs:
                 kind = get_kind(spec.kind)
                 t0 = time.perf_counter()
-                parsed = parse_records([(f.path, f.name) for f in spec.raw.files], kind)
+                parsed = parse_records(
+                    [(f.path, f.name) for f in spec.raw.files], kind, options.limits
+                )
                 check_reject_rate(parsed, options.max_reject_rate, spec.raw.source)
                 timings["parse_s"] += time.perf_counter() - t0
                 log(

@@ -87,6 +87,11 @@ class ServeSettings(CommonSettings):
         description="searches run at once in worker threads (more wait); keep near the core count",
     )
     log_level: LogLevel = Field(default="info", description="log level of the server's logs")
+    show_paths: bool = Field(
+        default=False,
+        description="GET /v1/snapshot shows local file paths (sources, store); off: file names "
+        "only",
+    )
 
 
 class GateSettings(BaseSettings):
@@ -102,9 +107,23 @@ class GateSettings(BaseSettings):
     regression_tolerance: float = Field(
         default=0.02, description="drop allowed against the snapshot `current` points at"
     )
-    latency_p50_ms: float = Field(default=50.0, description="search p50 budget (ms)")
-    latency_p95_ms: float = Field(default=150.0, description="search p95 budget (ms)")
+    latency_p50_ms: float = Field(
+        default=50.0,
+        description="search p50 budget (ms of service time), judged when there is no published "
+        "snapshot to compare with",
+    )
+    latency_p95_ms: float = Field(
+        default=150.0, description="search p95 budget (ms of service time), as latency_p50_ms"
+    )
     latency_queries: int = Field(default=60, ge=1, description="queries of the latency gate")
+    latency_warmup: int = Field(
+        default=20, ge=0, description="queries run (not measured) before the latency gate measures"
+    )
+    latency_ratio_max: float = Field(
+        default=1.5, gt=1.0,
+        description="candidate/published p50 and p95, measured interleaved in the same run, "
+        "maximum (judged instead of the budgets when a published snapshot can be measured)",
+    )
 
 
 class Collection(BaseModel):
@@ -168,6 +187,14 @@ class PipelineSettings(CommonSettings):
     fetch_retries: int = Field(default=3, ge=0, description="http(s) fetch retries")
     max_reject_rate: float = Field(
         default=0.01, ge=0.0, le=1.0, description="share of unparseable records allowed"
+    )
+    max_record_bytes: int = Field(
+        default=1_000_000, ge=1024,
+        description="a raw record (one JSON line) longer than this is rejected",
+    )
+    max_field_chars: int = Field(
+        default=100_000, ge=16,
+        description="a record holding a string (field or key) longer than this is rejected",
     )
     retention: int = Field(default=5, ge=0, description="snapshots kept in the store")
     batch_size: int = Field(default=64, ge=1, description="texts per encoder batch")
@@ -240,6 +267,8 @@ class PipelineSettings(CommonSettings):
         return {
             "collections": [{"name": c.name, "kind": c.kind} for c in self.collections],
             "max_reject_rate": self.max_reject_rate,
+            "max_record_bytes": self.max_record_bytes,
+            "max_field_chars": self.max_field_chars,
             "tokenizer": self.tokenizer,
             "hnsw": self.hnsw.model_dump(),
             "fusion": self.fusion.model_dump(),
