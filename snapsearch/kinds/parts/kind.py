@@ -21,7 +21,7 @@ from snapsearch.kinds.parts.grammar import parse_value, si_spellings
 from snapsearch.kinds.parts.ranking import PartsRanker
 from snapsearch.kinds.ranking import Ranker
 
-_LCSC = re.compile(r"^C\d+$")
+_LCSC = re.compile(r"^C[0-9]+$")  # ASCII digits only: \d also matches "٣" (Arabic-Indic)
 LIBRARY_TYPES = ("Basic", "Preferred", "Extended")
 _KEY_ATTRIBUTES = 4
 
