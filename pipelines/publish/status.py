@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from snapsearch.format import layout, links
-from snapsearch.format.errors import GateError, ManifestError
+from snapsearch.format.errors import GateError, SnapshotError
 from snapsearch.format.gates import read_gate_report
 from snapsearch.format.manifest import read_manifest
 
@@ -58,7 +58,7 @@ def _dir_bytes(path: Path) -> int:
 def _info(path: Path, current: str | None, previous: str | None) -> SnapshotInfo:
     try:
         built_at: str | None = read_manifest(path).built_at
-    except ManifestError:
+    except SnapshotError:  # unreadable, or its seal is broken
         built_at = None
     try:
         report = read_gate_report(path)

@@ -16,6 +16,7 @@ from pipelines.publish import lock
 from snapsearch.format import layout
 from snapsearch.format.gates import GateReport, GateResult, write_gate_report
 from snapsearch.format.hashing import sha256_file
+from snapsearch.format.manifest import seal_line
 
 T0 = datetime(2026, 11, 22, 19, 8, 12, tzinfo=UTC)
 A = "20261120T100000000000Z-aaaaaaaa"
@@ -68,7 +69,7 @@ def make_snapshot(root: Path) -> MakeSnapshot:
         d = root / snapshot_id
         d.mkdir()
         manifest = d / layout.MANIFEST
-        manifest.write_text(json.dumps({"snapshot_id": snapshot_id}), encoding="utf-8")
+        _write_sealed(manifest, {"snapshot_id": snapshot_id})
         if gates == "missing":
             return d
         report = GateReport(
@@ -79,10 +80,16 @@ def make_snapshot(root: Path) -> MakeSnapshot:
         )
         write_gate_report(d, report)
         if gates == "stale":
-            manifest.write_text(json.dumps({"snapshot_id": snapshot_id, "x": 1}), encoding="utf-8")
+            _write_sealed(manifest, {"snapshot_id": snapshot_id, "x": 1})
         return d
 
     return make
+
+
+def _write_sealed(manifest: Path, data: dict[str, object]) -> None:
+    text = json.dumps(data)
+    manifest.write_text(text, encoding="utf-8")
+    (manifest.parent / layout.SEAL).write_text(seal_line(text.encode()), encoding="ascii")
 
 
 @pytest.fixture
