@@ -1,12 +1,14 @@
 """Quality and latency gates as plain functions; the Dagster checks are thin wrappers.
 
-Each gate returns a ``GateResult``; ``run_gates`` runs them all, writes ``gates.json`` into the
-snapshot (bound to its manifest) and returns the report. An ERROR gate that failed blocks publish.
+Each gate returns a ``GateResult``; ``run_gates`` runs them all, writes the gate report beside
+the snapshot (``<root>/_gates/<id>.json``, sealed and bound to its manifest) and returns it. An
+ERROR gate that failed blocks publish. The latency gate lives in ``latency``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,25 +23,67 @@ from snapsearch.format.errors import SnapshotError
 from snapsearch.format.gates import GateReport, GateResult, write_gate_report
 from snapsearch.format.hashing import sha256_file
 from snapsearch.format.model import Encoder, check_pin
-from snapsearch.format.reader import Snapshot, open_snapshot
+from snapsearch.format.reader import Snapshot, connect_readonly, open_snapshot
 from snapsearch.format.verify import verify_snapshot
 from snapsearch.search.engine import SearchEngine
 from snapsearch.settings import GateSettings
+
+from .latency import gate_latency
+
+__all__ = [
+    "GATE_NAMES", "gate_ann_recall", "gate_compatibility", "gate_integrity", "gate_latency",
+    "gate_quality", "run_gates",
+]
+REJECT_EXAMPLES = 10
 
 GATE_NAMES = ("integrity", "compatibility", "ann_recall", "quality", "latency")
 
 
 def gate_integrity(snapshot_dir: Path) -> GateResult:
+    """The sealed manifest and every file it lists; and what the build rejected, counted (the
+    reject rate itself was enforced by the build)."""
     try:
-        m = verify_snapshot(snapshot_dir, checksums=True)
+        m = verify_snapshot(snapshot_dir, checksums=True, gates="ignore")
     except SnapshotError as exc:
         return GateResult(passed=False, description=exc.message, metrics={})
     total = sum(f.bytes for f in m.files.values())
+    records = sum(c.records for c in m.collections.values())
+    rejects = sum(c.rejects for c in m.collections.values())
+    rate = rejects / (records + rejects) if records + rejects else 0.0
+    metrics: dict[str, object] = {
+        "files": len(m.files), "bytes": total, "records": records, "rejects": rejects,
+        "reject_rate": round(rate, 6),
+    }
+    if len(m.collections) > 1:
+        metrics |= {f"rejects.{n}": c.rejects for n, c in m.collections.items()}
+    if rejects:
+        metrics["reject_examples"] = _reject_examples(snapshot_dir)
     return GateResult(
         passed=True,
-        description=f"{len(m.files)} files present, sizes and sha256 match the manifest",
-        metrics={"files": len(m.files), "bytes": total},
+        description=(
+            f"{len(m.files)} files present, sizes and sha256 match the sealed manifest; "
+            f"{records:,} records, {rejects:,} rejected ({rate:.2%})"
+        ),
+        metrics=metrics,
     )
+
+
+def _reject_examples(snapshot_dir: Path) -> list[str]:
+    """The first rejects, as '<collection>: <file> line <n>: <reason>'."""
+    conn = connect_readonly(snapshot_dir / layout.SQLITE)
+    try:
+        rows = conn.execute(
+            f"SELECT collection, line, reason FROM {layout.REJECTS_TABLE} ORDER BY rowid "
+            f"LIMIT {REJECT_EXAMPLES}"
+        ).fetchall()
+    finally:
+        conn.close()
+    out = []
+    for collection, line, reason in rows:
+        name, sep, why = str(reason).partition(": ")
+        out.append(f"{collection}: {name} line {line}: {why}" if sep else
+                   f"{collection}: line {line}: {reason}")
+    return out
 
 
 def gate_compatibility(snapshot: Snapshot, encoder: Encoder) -> GateResult:
@@ -159,39 +203,6 @@ def gate_quality(
     return GateResult(passed=not problems, description=desc, metrics=metrics)
 
 
-def gate_latency(
-    engine: SearchEngine, suite: Sequence[SuiteQuery], settings: GateSettings,
-    collection: str | None = None,
-) -> GateResult:
-    """In-process p50/p95 of uncached hybrid searches (each query text seen once).
-
-    Without a suite, the queries come from each collection's own records, as its record kind
-    writes them (``RecordKind.fallback_queries``): no parts queries for a text corpus."""
-    texts = list(dict.fromkeys(q.query for q in suite))[: settings.latency_queries]
-    jobs: list[tuple[str | None, str]] = [(collection, t) for t in texts]
-    if not jobs:
-        names = list(engine.snapshot.collections)
-        per = max(1, settings.latency_queries // max(len(names), 1))
-        for name in names:
-            queries = engine.kind(name).fallback_queries(engine.collection(name), per)
-            jobs += [(name, q) for q in dict.fromkeys(queries)]
-    runs = [run_query(engine, f"lat-{i}", t, "hybrid", k=10, collection=c)
-            for i, (c, t) in enumerate(jobs)]
-    fig = score_runs(runs, {})
-    p50, p95 = fig["p50_ms"], fig["p95_ms"]
-    ok = p50 <= settings.latency_p50_ms and p95 <= settings.latency_p95_ms
-    return GateResult(
-        passed=ok,
-        description=(
-            f"hybrid search p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(runs)} uncached queries "
-            f"(budgets {settings.latency_p50_ms} / {settings.latency_p95_ms} ms)"
-        ),
-        metrics={"p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "queries": len(runs),
-                 "budget_p50_ms": settings.latency_p50_ms,
-                 "budget_p95_ms": settings.latency_p95_ms},
-    )
-
-
 def _skipped(why: str) -> GateResult:
     return GateResult(passed=False, description=f"not run: {why}")
 
@@ -206,13 +217,14 @@ def run_gates(
     now: datetime | None = None,
     collection: str | None = None,
 ) -> GateReport:
-    """Run every gate, write gates.json into the snapshot and return the report. The suite and
-    the latency queries search ``collection`` (default: the snapshot's first)."""
+    """Run every gate, write the gate report beside the snapshot and return it. The suite and
+    the latency queries search ``collection`` (default: the snapshot's first); ``baseline_dir``
+    (the published snapshot) is the yardstick of the quality and latency gates."""
     results: dict[str, GateResult] = {"integrity": gate_integrity(snapshot_dir)}
-    snapshot = None
-    if results["integrity"].passed:
-        snapshot = open_snapshot(snapshot_dir)
-    try:
+    with ExitStack() as opened:
+        snapshot = None
+        if results["integrity"].passed:
+            snapshot = opened.enter_context(open_snapshot(snapshot_dir, gates="ignore"))
         if snapshot is None:
             for name in GATE_NAMES[1:]:
                 results[name] = _skipped("integrity failed")
@@ -225,18 +237,16 @@ def run_gates(
                 results["quality"] = _skipped("the installed model does not match the pin")
                 results["latency"] = _skipped("the installed model does not match the pin")
             else:
+                baseline = _open_baseline(baseline_dir, snapshot_dir, encoder, collection)
+                if baseline is not None:
+                    opened.enter_context(baseline)
                 suite = load_suite(suite_path) if suite_path else []
                 if suite:
-                    baseline = _open_baseline(baseline_dir, snapshot_dir, encoder, collection)
-                    try:
-                        results["quality"] = gate_quality(
-                            SearchEngine(snapshot, encoder), suite, settings,
-                            SearchEngine(baseline, encoder) if baseline else None,
-                            collection=collection,
-                        )
-                    finally:
-                        if baseline:
-                            baseline.close()
+                    results["quality"] = gate_quality(
+                        SearchEngine(snapshot, encoder), suite, settings,
+                        SearchEngine(baseline, encoder) if baseline else None,
+                        collection=collection,
+                    )
                 else:
                     results["quality"] = GateResult(
                         passed=True, severity="WARN", description="no query suite configured"
@@ -244,10 +254,8 @@ def run_gates(
                 results["latency"] = gate_latency(
                     SearchEngine(snapshot, encoder, query_cache=0), suite, settings,
                     collection=collection,
+                    baseline=SearchEngine(baseline, encoder, query_cache=0) if baseline else None,
                 )
-    finally:
-        if snapshot is not None:
-            snapshot.close()
     report = GateReport(
         snapshot_id=snapshot_dir.name,
         manifest_sha256=sha256_file(snapshot_dir / layout.MANIFEST),
@@ -266,7 +274,7 @@ def _open_baseline(
     if baseline_dir is None or baseline_dir.resolve() == candidate.resolve():
         return None
     try:
-        snap = open_snapshot(baseline_dir)
+        snap = open_snapshot(baseline_dir, gates="ignore")
     except SnapshotError:
         return None
     try:
