@@ -15,7 +15,7 @@ def raw_records(context: AssetExecutionContext, store: StoreResource) -> dict[st
     raws: dict[str, RawVersion] = {}
     for c in s.build_collections():
         raw = fetch_source(c.source, s.root, timeout_s=s.fetch_timeout_s, retries=s.fetch_retries)
-        msg = (f"fetch: {c.name}: {c.source} -> raw {raw.digest[:12]} "
+        msg = (f"fetch: {c.name}: {raw.source} -> raw {raw.digest[:12]} "
                f"({'new' if raw.new else 'unchanged'})")
         context.log.info(msg)
         log.info(msg)

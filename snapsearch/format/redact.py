@@ -17,6 +17,7 @@ Redacting twice gives the same text, so recorded values can be redacted again on
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import unquote
 
@@ -27,8 +28,9 @@ _SECRET_MARKERS = (
 )
 _SECRET_PREFIXES = ("x-amz-", "x-goog-")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-# a URL inside free text: scheme://, then anything up to white space or a quote/bracket
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+# a URL inside free text: scheme://, then anything up to white space or a quote/bracket, less
+# trailing punctuation ("fetch https://h/p: HTTP 401")
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]*[^\s'\"<>`.,;:)\]]")
 
 
 def is_secret_param(name: str) -> bool:
@@ -75,3 +77,22 @@ def redact_text(text: str) -> str:
     if "://" not in text:
         return text
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts every URL in a record's message (e.g. on the ``httpx``
+    logger, which logs each request's full URL, credentials included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_logger(name: str) -> None:
+    """Install ``RedactingFilter`` on the logger ``name`` (once)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())

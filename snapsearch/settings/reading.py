@@ -15,6 +15,8 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 from pydantic_settings import SettingsError as EnvParseError
 
+from snapsearch.format.redact import redact_text
+
 from .declared import ENV_PREFIX, SETTINGS_CLASSES
 
 S = TypeVar("S", bound=BaseSettings)
@@ -140,5 +142,5 @@ def describe_type(annotation: object) -> str:
 
 
 def _short(value: object) -> str:
-    text = repr(value)
+    text = redact_text(repr(value))  # an invalid source URL may carry a token
     return text if len(text) <= 80 else text[:77] + "..."
