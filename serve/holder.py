@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -22,6 +21,7 @@ from anyio.abc import TaskGroup
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.links import resolve_current
 from snapsearch.format.model import CANARY_TEXT, Encoder, check_pin
+from snapsearch.format.public import public_info
 from snapsearch.format.reader import Snapshot, open_snapshot
 from snapsearch.search.engine import SearchEngine
 from snapsearch.search.types import SearchRequest
@@ -94,8 +94,11 @@ class SnapshotHolder:
 
     # -- opening (blocking; runs in a worker thread) --------------------------------------
     def open(self, target: Path) -> Loaded:
-        """Open + verify ``target``, check the model pin and warm up; raises SnapshotError."""
-        snapshot = open_snapshot(target, checksums=self._settings.verify_checksums)
+        """Open + verify ``target`` (sealed manifest, files, a passing gate report bound to the
+        manifest), check the model pin and warm up; raises SnapshotError."""
+        snapshot = open_snapshot(
+            target, checksums=self._settings.verify_checksums, gates="passed"
+        )
         try:
             if self._encoder is None:
                 self._encoder = self._encoder_factory()
@@ -103,19 +106,11 @@ class SnapshotHolder:
             check_pin(snapshot.manifest.model, self._encoder, where=where)
             engine = SearchEngine(snapshot, self._encoder)
             warm_up(engine)
-            try:
-                report = snapshot.gate_report()
-                gates: Any = None if report is None else json.loads(report.to_json())
-            except SnapshotError as exc:
-                log.warning("snapshot %s: gate report unreadable: %s", snapshot.snapshot_id, exc)
-                gates = None
+            shown = public_info(
+                snapshot.manifest, snapshot.gate_report(), show_paths=self._settings.show_paths
+            )
             loaded_at = _now()
-            info = {
-                "snapshot_id": snapshot.snapshot_id,
-                "loaded_at": loaded_at,
-                "manifest": snapshot.manifest.model_dump(mode="json"),
-                "gates": gates,
-            }
+            info = {"snapshot_id": snapshot.snapshot_id, "loaded_at": loaded_at, **shown}
             body = json.dumps(info, separators=(",", ":")).encode()
         except BaseException:
             snapshot.close()

@@ -135,7 +135,8 @@ def build_into(
     result = build_snapshot(
         root, [CollectionSpec("parts", "parts", raw)], HashingEncoder(dim), BuildOptions(), now=now
     )
-    if publish:
+    if publish:  # as publish does: only a snapshot whose gates passed becomes current
+        write_passing_gates(root / result.snapshot_id)
         point_current(root, result.snapshot_id)
     return result.snapshot_id
 

@@ -38,6 +38,7 @@ def test_refuses_a_corrupted_file(make_app: MakeApp, store: Path, snapshot_id: s
                                   tmp_path: Path, point_current: PointCurrent) -> None:
     root = tmp_path / "snapshots"
     shutil.copytree(store / snapshot_id, root / snapshot_id)
+    shutil.copytree(store / layout.GATES_DIR, root / layout.GATES_DIR)  # its gate report
     point_current(root, snapshot_id)
     vectors = root / snapshot_id / layout.vectors_file("parts")
     data = bytearray(vectors.read_bytes())
