@@ -191,11 +191,16 @@ def verify(
     model: Annotated[
         bool, typer.Option(help="Also check the installed model against the pin")
     ] = True,
+    gates: Annotated[
+        bool,
+        typer.Option(help="Also require a passing gate report (<root>/_gates/<id>.json); "
+                          "--no-gates for a snapshot not validated yet"),
+    ] = True,
 ) -> None:
     # one logical line: typer's rich help keeps a docstring's line breaks
     (
-        "Full check: manifest, every file's size and sha256, and the model pin. "
-        "Exit 0 only if sound."
+        "Full check: the manifest's seal, every file's size and sha256, the gate report and "
+        "the model pin. Exit 0 only if sound."
     )
     from snapsearch.format.model import check_pin
     from snapsearch.format.verify import verify_snapshot
@@ -205,8 +210,12 @@ def verify(
             f"{snapshot_dir} is not a directory "
             "(give a snapshot directory, e.g. snapshots/current)"
         )
-    manifest = verify_snapshot(snapshot_dir, checksums=True)
-    typer.echo(f"files: {len(manifest.files)} ok (sizes and sha256)")
+    manifest = verify_snapshot(
+        snapshot_dir, checksums=True, gates="passed" if gates else "if_present"
+    )
+    typer.echo(f"files: {len(manifest.files)} ok (sealed manifest, sizes and sha256)")
+    if gates:
+        typer.echo("gates: passed (sealed report bound to the manifest)")
     if model:
         encoder = _settings(CommonSettings).encoder_factory()()
         check_pin(manifest.model, encoder, where=f"snapshot {manifest.snapshot_id}")
