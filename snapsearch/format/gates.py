@@ -99,6 +99,22 @@ def write_gate_report(snapshot_dir: Path, report: GateReport) -> Path:
     return path
 
 
+def unseal(raw: bytes) -> dict[str, Any]:
+    """A sealed report's data (with ``passed``, without the seal); ValueError saying why the
+    bytes are not a sealed report (not JSON, not canonical, or another sha256)."""
+    try:
+        text = raw.decode("utf-8")
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"not readable JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get(SEAL_KEY), str):
+        raise ValueError(f"not sealed ({SEAL_KEY} missing)")
+    seal = data.pop(SEAL_KEY)
+    if text != _canonical({**data, SEAL_KEY: seal}) or seal != sha256_text(_canonical(data)):
+        raise ValueError(f"its sha256 differs from its seal ({SEAL_KEY}): edited or damaged")
+    return data
+
+
 def load_gate_report(snapshot_dir: Path) -> GateReport | None:
     """The report as written (None when there is none); GateError when it is not sealed, not
     whole, or for another snapshot. Whether it judged these manifest bytes is not checked."""
@@ -107,19 +123,11 @@ def load_gate_report(snapshot_dir: Path) -> GateReport | None:
         return None
     fix = "run the validate stage again (`snapsearch run --force`); never edit a gate report"
     try:
-        text = path.read_bytes().decode("utf-8")
-        data = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        data = unseal(path.read_bytes())
+    except OSError as exc:
         raise GateError(f"gate report {path} is unreadable: {exc}", fix=fix) from exc
-    if not isinstance(data, dict) or not isinstance(data.get(SEAL_KEY), str):
-        raise GateError(f"gate report {path} is not sealed ({SEAL_KEY} missing)", fix=fix)
-    seal = data.pop(SEAL_KEY)
-    if text != _canonical({**data, SEAL_KEY: seal}) or seal != sha256_text(_canonical(data)):
-        raise GateError(
-            f"gate report {path}: its sha256 differs from its seal ({SEAL_KEY}): edited or "
-            "damaged",
-            fix=fix,
-        )
+    except ValueError as exc:
+        raise GateError(f"gate report {path}: {exc}", fix=fix) from None
     passed = data.pop("passed", None)
     try:
         report = GateReport.model_validate(data)

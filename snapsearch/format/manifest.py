@@ -166,6 +166,22 @@ def manifest_id_mismatch(snapshot_dir: Path, snapshot_id: str) -> str | None:
     return None
 
 
+def seal_problem(manifest_bytes: bytes, seal: bytes | None) -> str | None:
+    """What is wrong with a manifest's bytes against its seal's bytes (None: sealed), naming
+    the file at fault."""
+    if seal is None:
+        return f"{layout.SEAL}: missing (the seal of {layout.MANIFEST})"
+    try:
+        m = _SEAL_LINE.match(seal.decode("ascii"))
+    except UnicodeDecodeError:
+        m = None
+    if m is None or m["name"] != layout.MANIFEST:
+        return f"{layout.SEAL}: not a seal (expected one line '<sha256>  {layout.MANIFEST}')"
+    if m["digest"] != sha256_bytes(manifest_bytes):
+        return f"{layout.MANIFEST}: sha256 differs from its seal ({layout.SEAL})"
+    return None
+
+
 def read_sealed_bytes(snapshot_dir: Path) -> bytes:
     """The manifest's bytes, once its seal is checked; ManifestError or IntegrityError naming
     the file otherwise."""
@@ -181,28 +197,12 @@ def read_sealed_bytes(snapshot_dir: Path) -> bytes:
         seal = seal_path.read_bytes() if seal_path.is_file() else None
     except OSError as exc:
         raise ManifestError(f"{path} is not readable: {exc}", fix="rebuild the snapshot") from exc
-    refuse = "rebuild it with `snapsearch run --force` (snapshots are immutable: never edit one)"
-    if seal is None:
+    problem = seal_problem(data, seal)
+    if problem is not None:
         raise IntegrityError(
-            f"snapshot {snapshot_dir} failed verification: {layout.SEAL}: missing "
-            f"(the seal of {layout.MANIFEST})",
-            fix=refuse,
-        )
-    try:
-        m = _SEAL_LINE.match(seal.decode("ascii"))
-    except UnicodeDecodeError:
-        m = None
-    if m is None or m["name"] != layout.MANIFEST:
-        raise IntegrityError(
-            f"snapshot {snapshot_dir} failed verification: {layout.SEAL}: not a seal "
-            f"(expected one line '<sha256>  {layout.MANIFEST}')",
-            fix=refuse,
-        )
-    if m["digest"] != sha256_bytes(data):
-        raise IntegrityError(
-            f"snapshot {snapshot_dir} failed verification: {layout.MANIFEST}: sha256 differs "
-            f"from its seal ({layout.SEAL})",
-            fix=refuse,
+            f"snapshot {snapshot_dir} failed verification: {problem}",
+            fix="rebuild it with `snapsearch run --force` (snapshots are immutable: never edit "
+                "one)",
         )
     return data
 

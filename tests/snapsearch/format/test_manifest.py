@@ -20,6 +20,7 @@ from snapsearch.format.manifest import (
     SourceEntry,
     read_manifest,
     seal_line,
+    seal_problem,
     write_manifest,
 )
 from snapsearch.format.model import HashingEncoder
@@ -225,3 +226,23 @@ def test_source_uris_are_recorded_redacted():
         sha256="cd" * 32, bytes=1,
     )
     assert entry.uri == "https://***@example.com/p.jsonl?token=***"
+
+
+def test_every_byte_of_a_real_manifest_and_its_seal_is_covered(built):
+    """The sweep (issue 11: a quarter of single-byte edits used to pass): each byte of a built
+    snapshot's manifest and of its seal changed in turn, two ways; every one is refused."""
+    data = (built.path / layout.MANIFEST).read_bytes()
+    seal = (built.path / layout.SEAL).read_bytes()
+    assert seal_problem(data, seal) is None
+    missed = []
+    for name, blob in ((layout.MANIFEST, data), (layout.SEAL, seal)):
+        for i in range(len(blob)):
+            for new in {blob[i] ^ 0x01, ord("0") if blob[i] != ord("0") else ord("1")}:
+                changed = bytearray(blob)
+                changed[i] = new
+                pair = (bytes(changed), seal) if name == layout.MANIFEST else (data, bytes(changed))
+                problem = seal_problem(*pair)
+                if problem is None or name not in problem:
+                    missed.append((name, i))
+    assert missed == []
+    assert len(data) > 1000  # a real manifest, not a stub
