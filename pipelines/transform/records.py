@@ -124,8 +124,15 @@ def _parse_line(raw: bytes, number: int, name: str, limits: Limits) -> Line:
             f"{len(raw[: exc.start].decode('utf-8', 'replace')) + 1})",
             fix="re-encode the file as UTF-8, or fix that line in the source, then run again",
         ) from None
+    unstorable = False
     try:
-        record = json.loads(text)
+        try:
+            record = json.loads(
+                text, parse_int=_int64, parse_float=_finite, parse_constant=_no_constant
+            )
+        except _Unstorable:  # parse it again to name the field (the walk below)
+            unstorable = True
+            record = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SourceError(
             f"{name}: line {number}: not valid JSON ({exc.msg} at column {exc.colno})",
@@ -133,8 +140,44 @@ def _parse_line(raw: bytes, number: int, name: str, limits: Limits) -> Line:
         ) from None
     except RecursionError:
         return Line(number, reject=f"record is nested deeper than {MAX_DEPTH} levels")
+    if not unstorable and not _may_have_problem(text, limits.max_field_chars):
+        return Line(number, record=record)
     why = _field_problem(record, limits.max_field_chars)
     return Line(number, reject=why) if why else Line(number, record=record)
+
+
+class _Unstorable(ValueError):
+    """A number SQLite or a JSON answer cannot hold (raised while parsing)."""
+
+
+def _int64(literal: str) -> int:
+    value = int(literal)
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise _Unstorable(literal)
+    return value
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _Unstorable(literal)
+    return value
+
+
+def _no_constant(literal: str) -> float:
+    raise _Unstorable(literal)  # NaN, Infinity, -Infinity
+
+
+def _may_have_problem(text: str, max_chars: int) -> bool:
+    """Whether the line could hold a string too long or not text, or nesting too deep (most
+    lines cannot: then the walk over every value is skipped). A decoded string is never longer
+    than its line, nesting never deeper than the line's brackets, and a lone surrogate needs a
+    ``\\udXXX`` escape. (Numbers are checked while parsing.)"""
+    return (
+        len(text) > max_chars
+        or text.count("{") + text.count("[") > MAX_DEPTH
+        or "\\ud" in text or "\\uD" in text
+    )
 
 
 def _field_problem(value: Any, max_chars: int) -> str | None:
