@@ -258,8 +258,14 @@ def summarize(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
     """Per damage kind and target: cases, refused by each door, named; and the failures."""
     rows: dict[tuple[str, str], dict[str, int]] = {}
     for o in outcomes:
-        target = "data files" if o.target not in (layout.MANIFEST, layout.SEAL) and \
-            not o.target.startswith(layout.GATES_DIR) else o.target.split("/")[0]
+        if o.kind == "extra":
+            target = "extra files"
+        elif o.target in (layout.MANIFEST, layout.SEAL):
+            target = o.target
+        elif o.target.startswith(layout.GATES_DIR):
+            target = "gate report"
+        else:
+            target = "data files"
         empty = {"cases": 0, "named": 0, **dict.fromkeys(CHECKS, 0)}
         row = rows.setdefault((o.kind, target), empty)
         row["cases"] += 1
