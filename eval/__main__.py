@@ -26,10 +26,11 @@ COLUMNS = ("ndcg@10", "mrr@10", "recall@100", "hit@1", "hit@10", "compliance", "
 def _encoder():  # type: ignore[no-untyped-def]
     """The encoder the settings name (SNAPSEARCH_ENCODER: the pinned model by default)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from snapsearch.settings import CommonSettings, SettingsError, load_settings
+    from pipelines.transform.encoder import settings_encoder
+    from snapsearch.settings import PipelineSettings, SettingsError, load_settings
 
     try:
-        return load_settings(CommonSettings).encoder_factory()()
+        return settings_encoder(load_settings(PipelineSettings))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None

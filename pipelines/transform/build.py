@@ -27,6 +27,7 @@ from snapsearch.kinds import get_kind
 from snapsearch.settings import PipelineSettings
 
 from .embed_cache import EmbeddingCache, embed_with_cache
+from .export import query_encoder_files
 from .records import check_reject_rate, parse_records
 
 Log = Callable[[str], None]
@@ -183,13 +184,18 @@ def build_snapshot(
                                     records=parsed.total if len(spec.raw.files) == 1 else 0)
                     )
             t0 = time.perf_counter()
+            query = query_encoder_files(encoder, root, log=log)
+            for name, source in query.files.items():
+                writer.add_file(name, source)
+            timings["query_encoder_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
             manifest = writer.finish(
                 {
                     "built_at": built.isoformat().replace("+00:00", "Z"),
                     "builder_version": builder_version(),
                     "inputs_digest": digest,
                     "sources": sources,
-                    "model": pin,
+                    "model": query.pin,
                     "hnsw": options.hnsw,
                     "fusion": options.fusion,
                     "settings": options.settings,

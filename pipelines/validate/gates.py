@@ -26,7 +26,9 @@ from snapsearch.format.verify import verify_snapshot
 from snapsearch.search.engine import SearchEngine
 from snapsearch.settings import GateSettings
 
-GATE_NAMES = ("integrity", "compatibility", "ann_recall", "quality", "latency")
+from .encoder import gate_query_encoder
+
+GATE_NAMES = ("integrity", "compatibility", "query_encoder", "ann_recall", "quality", "latency")
 
 
 def gate_integrity(snapshot_dir: Path) -> GateResult:
@@ -209,6 +211,7 @@ def run_gates(
     """Run every gate, write gates.json into the snapshot and return the report. The suite and
     the latency queries search ``collection`` (default: the snapshot's first)."""
     results: dict[str, GateResult] = {"integrity": gate_integrity(snapshot_dir)}
+    query_encoder: Encoder | None = None
     snapshot = None
     if results["integrity"].passed:
         snapshot = open_snapshot(snapshot_dir)
@@ -222,10 +225,13 @@ def run_gates(
                 snapshot, minimum=settings.ann_recall_min, queries=settings.ann_recall_queries
             )
             if not results["compatibility"].passed:
-                results["quality"] = _skipped("the installed model does not match the pin")
-                results["latency"] = _skipped("the installed model does not match the pin")
+                for name in ("query_encoder", "quality", "latency"):
+                    results[name] = _skipped("the installed model does not match the pin")
             else:
                 suite = load_suite(suite_path) if suite_path else []
+                results["query_encoder"], query_encoder = gate_query_encoder(
+                    snapshot, encoder, suite, settings, collection
+                )
                 if suite:
                     baseline = _open_baseline(baseline_dir, snapshot_dir, encoder, collection)
                     try:
@@ -241,9 +247,10 @@ def run_gates(
                     results["quality"] = GateResult(
                         passed=True, severity="WARN", description="no query suite configured"
                     )
+                # what serve runs: the snapshot's query encoder (the build model if it is unfit)
                 results["latency"] = gate_latency(
-                    SearchEngine(snapshot, encoder, query_cache=0), suite, settings,
-                    collection=collection,
+                    SearchEngine(snapshot, query_encoder or encoder, query_cache=0), suite,
+                    settings, collection=collection,
                 )
     finally:
         if snapshot is not None:

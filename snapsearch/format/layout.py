@@ -11,6 +11,9 @@ Store root (``snapshots/`` by default)::
                                 (FTS5), detail and rejects tables; sealed, opened immutable=1
         vectors_<c>.npy         float32 matrix, L2-normalised, row i = lookup_<c>.pos i
         ann_<c>.hnsw            hnswlib index over the same rows (label = pos)
+        query-encoder.onnx      the pinned model exported to ONNX fp32 (pooling and normalisation
+                                in the graph): serve encodes queries with it, without torch
+        query-tokenizer.json    the model's tokenizer file (padding is turned off when loaded)
         gates.json              gate report written by validate (not covered by the manifest)
       current -> <snapshot id>  the published snapshot (symlink, flipped atomically)
       previous -> <snapshot id> the one before it
@@ -19,7 +22,9 @@ Store root (``snapshots/`` by default)::
       _raw/                     the fetch stage's raw cache:
         objects/<sha256>        raw bytes, content-addressed, written once (read-only)
         fetch-manifest.jsonl    one JSON line per new raw version, oldest first
-      _cache/                   embedding cache shared across builds
+      _cache/                   caches shared across builds:
+        embeddings.sqlite       embeddings by (model fingerprint, text sha256)
+        onnx/<key>/             the query encoder exported once per model fingerprint
       .tmp-*                    in-progress builds (removed when a build fails or by retention)
 """
 
@@ -42,6 +47,9 @@ RAW_OBJECTS_DIR = "objects"
 FETCH_MANIFEST = "fetch-manifest.jsonl"
 CACHE_DIR = "_cache"
 EMBED_CACHE = "embeddings.sqlite"
+ONNX_CACHE_DIR = "onnx"
+QUERY_ENCODER = "query-encoder.onnx"
+QUERY_TOKENIZER = "query-tokenizer.json"
 TMP_PREFIX = ".tmp-"
 
 # Table names inside records.sqlite
@@ -153,3 +161,10 @@ def fetch_manifest_path(root: Path) -> Path:
 
 def cache_dir(root: Path) -> Path:
     return root / CACHE_DIR
+
+
+def onnx_cache_dir(root: Path, key: str) -> Path:
+    """Where the query encoder exported for ``key`` (model fingerprint + export format) lives."""
+    if not re.fullmatch(r"[0-9a-f]{8,64}", key):
+        raise ValueError(f"{key!r} is not an export cache key (hex digits)")
+    return cache_dir(root) / ONNX_CACHE_DIR / key

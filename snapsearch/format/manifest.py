@@ -11,7 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import layout
 from .errors import ManifestError
 
-SCHEMA_VERSION = 1
+# 2: the model pin names the query encoder the snapshot carries (``query_encoder``, ``onnx``).
+# A version-1 snapshot carries none: it is refused with the fix "rebuild" (read_manifest).
+SCHEMA_VERSION = 2
+
+QueryEncoderKind = Literal["onnx", "hashing"]
 
 
 class _Model(BaseModel):
@@ -38,6 +42,23 @@ class Canary(_Model):
     digest: str  # sha256 of the rounded vector (for display; comparison uses a tolerance)
 
 
+class OnnxPin(_Model):
+    """The query encoder a snapshot carries: the pinned model exported to ONNX at build time
+    (fp32; token embeddings, mean pooling and L2 normalisation inside the graph) and the
+    model's own tokenizer file, both files of the snapshot (layout.QUERY_ENCODER,
+    layout.QUERY_TOKENIZER)."""
+
+    file: str
+    sha256: str
+    opset: int
+    precision: Literal["fp32"] = "fp32"
+    inputs: list[str]  # the graph's inputs, e.g. input_ids, attention_mask, token_type_ids
+    output: str  # the graph's output: one L2-normalised row per text
+    tokenizer_file: str
+    tokenizer_sha256: str
+    exporter: dict[str, str] = Field(default_factory=dict)  # torch, onnx, onnxscript versions
+
+
 class ModelPin(_Model):
     """Pins the embedding model by fingerprint, not by name alone."""
 
@@ -50,6 +71,10 @@ class ModelPin(_Model):
     max_seq_length: int
     versions: dict[str, str]  # sentence_transformers, transformers, torch
     canary: Canary
+    # what encodes queries at serve time: "onnx" (the snapshot's ``onnx`` files, no torch) or
+    # "hashing" (the test-only HashingEncoder, built from ``dim``)
+    query_encoder: QueryEncoderKind
+    onnx: OnnxPin | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -138,8 +163,10 @@ def read_manifest(snapshot_dir: Path) -> Manifest:
     if version != SCHEMA_VERSION:
         raise ManifestError(
             f"{path} has schema_version {version!r}; "
-            f"this snapsearch reads version {SCHEMA_VERSION}",
-            fix="rebuild the snapshot with this version, or install the snapsearch that built it",
+            f"this snapsearch reads version {SCHEMA_VERSION}"
+            + (" (version 1 snapshots carry no query encoder)" if version == 1 else ""),
+            fix="rebuild the snapshot with this version (`snapsearch run --force`), "
+                "or install the snapsearch that built it",
         )
     try:
         return Manifest.model_validate(data)

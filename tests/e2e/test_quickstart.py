@@ -28,9 +28,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(store: Path):
-    settings = ServeSettings(root=store)
-    assert settings.encoder == "minilm"
-    app = create_app(settings, encoder_factory=settings.encoder_factory())
+    app = create_app(ServeSettings(root=store))  # the snapshot's ONNX query encoder
     with TestClient(app) as c:
         yield c
 
