@@ -13,16 +13,14 @@ an unchanged rebuild copies the cached files instead of exporting again (~30 s o
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from snapsearch.format import layout
 from snapsearch.format.errors import ModelMismatchError
@@ -30,16 +28,28 @@ from snapsearch.format.hashing import sha256_file, sha256_text
 from snapsearch.format.manifest import ModelPin, OnnxPin
 from snapsearch.format.model import Encoder
 
-from .encoder import SentenceTransformerEncoder
+from .encoder import INPUTS, OPSET, OUTPUT, PRECISION
 
-OPSET = 18
-PRECISION = "fp32"
 EXPORT_FORMAT = 1  # bump when the exported graph changes: the cache key changes with it
-INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
-OUTPUT = "sentence_embedding"
 _META = "export.json"
 
 Log = Callable[[str], None]
+
+
+@runtime_checkable
+class Exportable(Protocol):
+    """A build encoder that can write itself as an ONNX query encoder (the pinned model:
+    ``pipelines.transform.encoder.SentenceTransformerEncoder``)."""
+
+    model_id: str
+
+    @property
+    def tokenizer_file(self) -> Path: ...
+
+    def export_onnx(self, path: Path) -> None:
+        """Write one self-contained fp32 graph: inputs ``INPUTS``, output ``OUTPUT``, one
+        L2-normalised row per text."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -68,58 +78,6 @@ def cache_key(pin: ModelPin) -> str:
     )[:32]
 
 
-def _pooled_module(st_model: Any) -> Any:
-    """The transformer of a sentence-transformers model + mean pooling + L2 normalisation."""
-    import torch
-
-    transformer = st_model[0].auto_model
-
-    class MeanPooledNormalised(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.transformer = transformer
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            tokens = self.transformer(
-                input_ids=input_ids, attention_mask=attention_mask,
-                token_type_ids=token_type_ids,
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
-            pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
-
-    return MeanPooledNormalised().eval()
-
-
-def export_onnx(encoder: SentenceTransformerEncoder, path: Path, *, opset: int = OPSET) -> None:
-    """Write ``encoder``'s model as one self-contained fp32 ONNX file at ``path``."""
-    import torch
-
-    module = _pooled_module(encoder.model)
-    example = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in range(2)) + (
-        torch.zeros((2, 8), dtype=torch.int64),
-    )
-    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    dynamic = {name: {0: batch, 1: seq} for name in INPUTS}
-    onnx_logger = logging.getLogger("torch.onnx")
-    level = onnx_logger.level
-    onnx_logger.setLevel(logging.ERROR)  # "torchvision is not installed" notes
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            # the exporter's own notices (deprecations inside torch, axis renaming): not ours to
-            # fix, and the export is checked by the query_encoder gate instead
-            warnings.filterwarnings("ignore", category=UserWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            torch.onnx.export(
-                module, example, str(path), input_names=INPUTS, output_names=[OUTPUT],
-                dynamic_shapes=dynamic, opset_version=opset, dynamo=True,
-                external_data=False, verbose=False,
-            )
-    finally:
-        onnx_logger.setLevel(level)
-
-
 def _cached(entry: Path) -> dict[str, Any] | None:
     """The cache entry's record when its files are there and still match its digests."""
     try:
@@ -132,14 +90,12 @@ def _cached(entry: Path) -> dict[str, Any] | None:
         return None
 
 
-def _export_into_cache(
-    encoder: SentenceTransformerEncoder, entry: Path, log: Log
-) -> dict[str, Any]:
+def _export_into_cache(encoder: Exportable, entry: Path, log: Log) -> dict[str, Any]:
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=layout.TMP_PREFIX, dir=entry.parent))
     try:
         log(f"query encoder: exporting {encoder.model_id} to ONNX ({PRECISION}, opset {OPSET})")
-        export_onnx(encoder, tmp / layout.QUERY_ENCODER)
+        encoder.export_onnx(tmp / layout.QUERY_ENCODER)
         shutil.copyfile(encoder.tokenizer_file, tmp / layout.QUERY_TOKENIZER)
         digests = {
             name: sha256_file(tmp / name) for name in (layout.QUERY_ENCODER, layout.QUERY_TOKENIZER)
@@ -163,7 +119,7 @@ def query_encoder_files(encoder: Encoder, root: Path, *, log: Log = lambda _m: N
     pin = encoder.pin
     if pin.query_encoder == "hashing":
         return QueryEncoderFiles(pin, {}, exported=False)
-    if not isinstance(encoder, SentenceTransformerEncoder):
+    if not isinstance(encoder, Exportable):
         raise ModelMismatchError(
             f"the build encoder {type(encoder).__name__} pins an ONNX query encoder but cannot "
             "export one",
