@@ -92,7 +92,7 @@ def builder_version() -> str:
 def inputs_digest(specs: Sequence[CollectionSpec], options: BuildOptions, model_fp: str) -> str:
     """Everything that decides the snapshot's bytes: raw digests, settings, model, kind versions."""
     payload = {
-        "format": 1,
+        "format": 2,  # 2: snapshots carry their query encoder (manifest schema 2)
         "collections": [
             {
                 "name": s.name, "kind": s.kind, "kind_version": get_kind(s.kind).version,
