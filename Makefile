@@ -9,11 +9,19 @@ export HF_HUB_OFFLINE := 1
 
 install: $(VENV)/.installed
 
-# torch first, pinned: an unpinned torch pulls gigabytes of CUDA wheels
+# Everything: the server, the pipeline (extra `pipeline`) and the dev tools. torch first, pinned:
+# an unpinned torch pulls gigabytes of CUDA wheels. TORCH_INDEX_URL points pip at a CPU-only wheel
+# source, e.g. `make install TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu`; empty (the
+# default), pip takes torch==2.13.0 from its usual index (here: the local CPU wheel).
+# (`pip install .` alone installs only what serving needs: README, "Install".)
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX_URL ?=
+TORCH_PIP_ARGS := $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check $(TORCH_PIP_ARGS) torch==$(TORCH_VERSION)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[pipeline,dev]'
 	touch $@
 
 quickstart: install run serve

@@ -4,6 +4,7 @@
     python -m eval suite SOURCE_OR_SNAPSHOT SUITE.jsonl [--json OUT]
     python -m eval fusion PATH                             fusion grid on a BEIR train split
     python -m eval bench [--json OUT]                      build, rebuild, latency, cold start, RSS
+    python -m eval serving --store NAME=PATH [--json OUT]  ONNX vs torch encode, cold start, RSS
     python -m eval suites [--check] [--full PATH] [--report]   write (or check) eval/suites/*.jsonl
 """
 
@@ -26,10 +27,11 @@ COLUMNS = ("ndcg@10", "mrr@10", "recall@100", "hit@1", "hit@10", "compliance", "
 def _encoder():  # type: ignore[no-untyped-def]
     """The encoder the settings name (SNAPSEARCH_ENCODER: the pinned model by default)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from snapsearch.settings import CommonSettings, SettingsError, load_settings
+    from pipelines.transform.encoder import settings_encoder
+    from snapsearch.settings import PipelineSettings, SettingsError, load_settings
 
     try:
-        return load_settings(CommonSettings).encoder_factory()()
+        return settings_encoder(load_settings(PipelineSettings))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -213,6 +215,42 @@ def bench(
               f"{r['cached_p50_ms']:>12.2f}{r['cached_p95_ms']:>8.2f}")
     print(f"\nserve: {out['serve']}")
     print(f"gates: {out['gates']}")
+    _write(json_out, out)
+
+
+@app.command()
+def serving(
+    store: Annotated[
+        list[str],
+        typer.Option("--store", metavar="NAME=PATH",
+                     help="A store root (its `current`) or a snapshot directory; repeatable"),
+    ],
+    parts_suite: Annotated[Path, typer.Option("--parts-suite")] = Path(
+        "eval/suites/parts-25k.jsonl"),
+    scifact: Annotated[Path, typer.Option("--scifact", help="BEIR directory (queries.jsonl)")] = (
+        Path("../shared/data/scifact")),
+    no_torch: Annotated[
+        bool, typer.Option("--no-torch", help="ONNX figures only (no torch comparison)")
+    ] = False,
+    runs: Annotated[int, typer.Option(min=1, help="server spawns per store")] = 3,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """ONNX vs torch query encode p50 and cosine agreement; server spawn -> first answer and
+    RSS when ready, per store."""
+    from .drivers.serving import load_queries, print_serving, run_serving
+
+    stores: dict[str, Path] = {}
+    for item in store:
+        name, sep, path = item.partition("=")
+        if not sep or not Path(path).is_dir():
+            print(f"error: --store {item!r}: give NAME=PATH with PATH a store root or a snapshot "
+                  "directory", file=sys.stderr)
+            raise typer.Exit(2)
+        stores[name] = Path(path)
+    out = run_serving(stores, load_queries(parts_suite, scifact),
+                      None if no_torch else _encoder(), runs=runs,
+                      log=lambda m: print(m, file=sys.stderr))
+    print_serving(out)
     _write(json_out, out)
 
 

@@ -1,7 +1,8 @@
 """``python -m serve``: serve the published snapshot (settings from SNAPSEARCH_* variables).
 
 ``run(settings)`` is the one way the server starts, here and in ``snapsearch serve``: logging
-configured from the settings, the encoder the settings name, uvicorn on their host and port.
+configured from the settings, uvicorn on their host and port (queries are encoded by the encoder
+each snapshot carries).
 Exits non-zero when the settings are invalid (2) or the snapshot cannot be served (missing,
 corrupt, or built with another model: uvicorn stops when the lifespan fails).
 """
@@ -26,7 +27,7 @@ def run(settings: ServeSettings) -> None:
         "serving %s at http://%s:%d", settings.root / "current", settings.host, settings.port
     )
     uvicorn.run(
-        create_app(settings, encoder_factory=settings.encoder_factory()),
+        create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

@@ -19,7 +19,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from snapsearch.format.errors import SnapshotError
-from snapsearch.format.model import Encoder, load_encoder
+from snapsearch.format.model import Encoder
+from snapsearch.format.model_query import load_query_encoder
+from snapsearch.format.reader import Snapshot
 from snapsearch.settings import ServeSettings
 
 from .errors import exception_handlers
@@ -32,9 +34,10 @@ from .routes import Api
 log = logging.getLogger(SERVE_LOGGER)
 
 
-def default_encoder_factory() -> Encoder:
-    """The pinned model, one per process (torch loads on the first call, ~6 s)."""
-    return load_encoder("minilm")
+def default_encoder_factory(snapshot: Snapshot) -> Encoder:
+    """The query encoder ``snapshot`` carries (its manifest names it: the ONNX export of the
+    pinned model, or the tests' hashing encoder), its files checked against the pin. No torch."""
+    return load_query_encoder(snapshot.path, snapshot.manifest.model)
 
 
 def create_app(

@@ -32,7 +32,8 @@ from .metrics import Metrics
 
 log = logging.getLogger(SERVE_LOGGER)
 
-EncoderFactory = Callable[[], Encoder]
+# the query encoder of one snapshot (a swap to a snapshot with other encoder files loads its own)
+EncoderFactory = Callable[[Snapshot], Encoder]
 
 
 def _now() -> str:
@@ -80,7 +81,6 @@ class SnapshotHolder:
         self._settings = settings
         self._encoder_factory = encoder_factory
         self._metrics = metrics
-        self._encoder: Encoder | None = None
         self._current: Loaded | None = None
         self._retiring: list[Loaded] = []
         self._failed_target: Path | None = None
@@ -100,11 +100,10 @@ class SnapshotHolder:
             target, checksums=self._settings.verify_checksums, gates="passed"
         )
         try:
-            if self._encoder is None:
-                self._encoder = self._encoder_factory()
+            encoder = self._encoder_factory(snapshot)
             where = f"snapshot {snapshot.snapshot_id}"
-            check_pin(snapshot.manifest.model, self._encoder, where=where)
-            engine = SearchEngine(snapshot, self._encoder)
+            check_pin(snapshot.manifest.model, encoder, where=where)
+            engine = SearchEngine(snapshot, encoder)
             warm_up(engine)
             shown = public_info(
                 snapshot.manifest, snapshot.gate_report(), show_paths=self._settings.show_paths

@@ -4,7 +4,8 @@ Options that set a ``SNAPSEARCH_*`` setting are derived from its declaration in
 ``snapsearch.settings`` (name, type, help, default); a flag given overrides the environment.
 Errors are one line with the fix. Exit codes: 0 ok, 1 failed (a snapshot, store, source or gate
 problem), 2 invalid settings or arguments. Heavy imports (dagster, torch) happen inside the
-command that needs them, so `snapsearch status` is instant.
+command that needs them (only `run`), so `snapsearch status` is instant and `serve`, `query`,
+`verify`, `status` and `rollback` work with the serve-only install (`pip install .`).
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ def rollback(
 def verify(
     snapshot_dir: Annotated[Path, typer.Argument(help="A snapshot directory")],
     model: Annotated[
-        bool, typer.Option(help="Also check the installed model against the pin")
+        bool, typer.Option(help="Also check the snapshot's query encoder against the pin")
     ] = True,
     gates: Annotated[
         bool,
@@ -200,9 +201,10 @@ def verify(
     # one logical line: typer's rich help keeps a docstring's line breaks
     (
         "Full check: the manifest's seal, every file's size and sha256, the gate report and "
-        "the model pin. Exit 0 only if sound."
+        "the model pin (the snapshot's query encoder reproduces the pinned canary). "
+        "Exit 0 only if sound."
     )
-    from snapsearch.format.model import check_pin
+    from snapsearch.format.model_query import open_query_encoder
     from snapsearch.format.verify import verify_snapshot
 
     if not snapshot_dir.is_dir():
@@ -217,9 +219,11 @@ def verify(
     if gates:
         typer.echo("gates: passed (sealed report bound to the manifest)")
     if model:
-        encoder = _settings(CommonSettings).encoder_factory()()
-        check_pin(manifest.model, encoder, where=f"snapshot {manifest.snapshot_id}")
-        typer.echo(f"model: {manifest.model.model_id} matches the pin")
+        open_query_encoder(snapshot_dir, manifest.model, where=f"snapshot {manifest.snapshot_id}")
+        typer.echo(
+            f"model: {manifest.model.model_id} matches the pin "
+            f"(query encoder: {manifest.model.query_encoder})"
+        )
     typer.echo(f"ok: {manifest.snapshot_id}")
 
 
@@ -235,7 +239,7 @@ def query(
 ) -> None:
     """Search the `current` snapshot in-process (no server needed)."""
     from snapsearch.format.links import resolve_current
-    from snapsearch.format.model import check_pin
+    from snapsearch.format.model_query import open_query_encoder
     from snapsearch.format.reader import open_snapshot
     from snapsearch.search.engine import SearchEngine
     from snapsearch.search.types import SearchRequest
@@ -243,9 +247,9 @@ def query(
     settings = _settings(CommonSettings, root=root)
     req = SearchRequest(query=text, mode=mode, limit=limit, collection=collection)  # type: ignore[arg-type]
     with open_snapshot(resolve_current(_store(settings))) as snap:
-        encoder = settings.encoder_factory()() if mode != "lexical" else None
-        if encoder is not None:
-            check_pin(snap.manifest.model, encoder, where=f"snapshot {snap.snapshot_id}")
+        encoder = (
+            open_query_encoder(snap.path, snap.manifest.model) if mode != "lexical" else None
+        )
         engine = SearchEngine(snap, encoder)
         resp = engine.search(req)
         kind = engine.kind(resp.collection)

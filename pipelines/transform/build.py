@@ -28,6 +28,7 @@ from snapsearch.kinds import get_kind
 from snapsearch.settings import PipelineSettings
 
 from .embed_cache import EmbeddingCache, embed_with_cache
+from .export import query_encoder_files
 from .records import Limits, check_reject_rate, parse_records
 
 Log = Callable[[str], None]
@@ -95,7 +96,7 @@ def builder_version() -> str:
 def inputs_digest(specs: Sequence[CollectionSpec], options: BuildOptions, model_fp: str) -> str:
     """Everything that decides the snapshot's bytes: raw digests, settings, model, kind versions."""
     payload = {
-        "format": SCHEMA_VERSION,
+        "format": SCHEMA_VERSION,  # the manifest schema (3: sealed, carries its query encoder)
         "collections": [
             {
                 "name": s.name, "kind": s.kind, "kind_version": get_kind(s.kind).version,
@@ -190,13 +191,18 @@ def build_snapshot(
                                     records=parsed.total if len(spec.raw.files) == 1 else 0)
                     )
             t0 = time.perf_counter()
+            query = query_encoder_files(encoder, root, log=log)
+            for name, source in query.files.items():
+                writer.add_file(name, source)
+            timings["query_encoder_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
             manifest = writer.finish(
                 {
                     "built_at": built.isoformat().replace("+00:00", "Z"),
                     "builder_version": builder_version(),
                     "inputs_digest": digest,
                     "sources": sources,
-                    "model": pin,
+                    "model": query.pin,
                     "hnsw": options.hnsw,
                     "fusion": options.fusion,
                     "settings": options.settings,

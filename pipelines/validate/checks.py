@@ -38,7 +38,8 @@ def _metadata(metrics: dict[str, Any]) -> dict[str, Any]:
 @multi_asset_check(
     specs=[AssetCheckSpec(name, asset="snapshot", blocking=True) for name in GATE_NAMES],
     ins={"snapshot": AssetIn("snapshot")},
-    description="Integrity, model compatibility, ANN recall, retrieval quality and latency gates.",
+    description="Integrity, model compatibility, query encoder, ANN recall, retrieval quality and "
+    "latency gates.",
 )
 def snapshot_gates(
     context: AssetCheckExecutionContext, snapshot: SnapshotRef, store: StoreResource,

@@ -28,15 +28,16 @@ from snapsearch.format.verify import verify_snapshot
 from snapsearch.search.engine import SearchEngine
 from snapsearch.settings import GateSettings
 
+from .encoder import gate_query_encoder
 from .latency import gate_latency
 
 __all__ = [
     "GATE_NAMES", "gate_ann_recall", "gate_compatibility", "gate_integrity", "gate_latency",
-    "gate_quality", "run_gates",
+    "gate_query_encoder", "gate_quality", "run_gates",
 ]
 REJECT_EXAMPLES = 10
 
-GATE_NAMES = ("integrity", "compatibility", "ann_recall", "quality", "latency")
+GATE_NAMES = ("integrity", "compatibility", "query_encoder", "ann_recall", "quality", "latency")
 
 
 def gate_integrity(snapshot_dir: Path) -> GateResult:
@@ -221,6 +222,7 @@ def run_gates(
     the latency queries search ``collection`` (default: the snapshot's first); ``baseline_dir``
     (the published snapshot) is the yardstick of the quality and latency gates."""
     results: dict[str, GateResult] = {"integrity": gate_integrity(snapshot_dir)}
+    query_encoder: Encoder | None = None
     with ExitStack() as opened:
         snapshot = None
         if results["integrity"].passed:
@@ -234,13 +236,16 @@ def run_gates(
                 snapshot, minimum=settings.ann_recall_min, queries=settings.ann_recall_queries
             )
             if not results["compatibility"].passed:
-                results["quality"] = _skipped("the installed model does not match the pin")
-                results["latency"] = _skipped("the installed model does not match the pin")
+                for name in ("query_encoder", "quality", "latency"):
+                    results[name] = _skipped("the installed model does not match the pin")
             else:
                 baseline = _open_baseline(baseline_dir, snapshot_dir, encoder, collection)
                 if baseline is not None:
                     opened.enter_context(baseline)
                 suite = load_suite(suite_path) if suite_path else []
+                results["query_encoder"], query_encoder = gate_query_encoder(
+                    snapshot, encoder, suite, settings, collection
+                )
                 if suite:
                     results["quality"] = gate_quality(
                         SearchEngine(snapshot, encoder), suite, settings,
@@ -251,10 +256,12 @@ def run_gates(
                     results["quality"] = GateResult(
                         passed=True, severity="WARN", description="no query suite configured"
                     )
+                # what serve runs: the snapshot's query encoder (the build model if it is unfit)
                 results["latency"] = gate_latency(
-                    SearchEngine(snapshot, encoder, query_cache=0), suite, settings,
-                    collection=collection,
-                    baseline=SearchEngine(baseline, encoder, query_cache=0) if baseline else None,
+                    SearchEngine(snapshot, query_encoder or encoder, query_cache=0), suite,
+                    settings, collection=collection,
+                    baseline=SearchEngine(baseline, query_encoder or encoder, query_cache=0)
+                    if baseline else None,
                 )
     report = GateReport(
         snapshot_id=snapshot_dir.name,

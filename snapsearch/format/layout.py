@@ -13,6 +13,9 @@ Store root (``snapshots/`` by default)::
                                 (FTS5), detail and rejects tables; sealed, opened immutable=1
         vectors_<c>.npy         float32 matrix, L2-normalised, row i = lookup_<c>.pos i
         ann_<c>.hnsw            hnswlib index over the same rows (label = pos)
+        query-encoder.onnx      the pinned model exported to ONNX fp32 (pooling and normalisation
+                                in the graph): serve encodes queries with it, without torch
+        query-tokenizer.json    the model's tokenizer file (padding is turned off when loaded)
       current -> <snapshot id>  the published snapshot (symlink, flipped atomically)
       previous -> <snapshot id> the one before it
       publish-log.jsonl         append-only publish events
@@ -20,7 +23,9 @@ Store root (``snapshots/`` by default)::
       _raw/                     the fetch stage's raw cache:
         objects/<sha256>        raw bytes, content-addressed, written once (read-only)
         fetch-manifest.jsonl    one JSON line per new raw version, oldest first
-      _cache/                   embedding cache shared across builds
+      _cache/                   caches shared across builds:
+        embeddings.sqlite       embeddings by (model fingerprint, text sha256)
+        onnx/<key>/             the query encoder exported once per model fingerprint
       _gates/<snapshot id>.json gate reports, beside the immutable snapshots they judge: sealed
                                 (own sha256 inside) and bound to the manifest's sha256; written
                                 atomically (``_gates/.tmp-*`` while writing)
@@ -48,6 +53,9 @@ RAW_OBJECTS_DIR = "objects"
 FETCH_MANIFEST = "fetch-manifest.jsonl"
 CACHE_DIR = "_cache"
 EMBED_CACHE = "embeddings.sqlite"
+ONNX_CACHE_DIR = "onnx"
+QUERY_ENCODER = "query-encoder.onnx"
+QUERY_TOKENIZER = "query-tokenizer.json"
 TMP_PREFIX = ".tmp-"
 
 # Table names inside records.sqlite
@@ -169,3 +177,10 @@ def gates_dir(root: Path) -> Path:
 def gate_report_path(root: Path, snapshot_id: str) -> Path:
     """The gate report of snapshot ``snapshot_id`` in the store ``root``."""
     return gates_dir(root) / f"{snapshot_id}{GATE_REPORT_SUFFIX}"
+
+
+def onnx_cache_dir(root: Path, key: str) -> Path:
+    """Where the query encoder exported for ``key`` (model fingerprint + export format) lives."""
+    if not re.fullmatch(r"[0-9a-f]{8,64}", key):
+        raise ValueError(f"{key!r} is not an export cache key (hex digits)")
+    return cache_dir(root) / ONNX_CACHE_DIR / key

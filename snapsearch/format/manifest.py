@@ -21,8 +21,12 @@ from .hashing import fsync_file, sha256_bytes
 from .redact import redact_url
 
 # 2: manifest.sha256 seals the manifest; gate reports live in <root>/_gates/, not in the snapshot
-SCHEMA_VERSION = 2
+# 3: the model pin also names the query encoder the snapshot carries (``query_encoder``, ``onnx``).
+# Older snapshots are refused with the fix "rebuild" (read_manifest).
+SCHEMA_VERSION = 3
 _SEAL_LINE = re.compile(r"\A(?P<digest>[0-9a-f]{64})  (?P<name>[^\n]+)\n\Z")
+
+QueryEncoderKind = Literal["onnx", "hashing"]
 
 
 class _Model(BaseModel):
@@ -54,6 +58,23 @@ class Canary(_Model):
     digest: str  # sha256 of the rounded vector (for display; comparison uses a tolerance)
 
 
+class OnnxPin(_Model):
+    """The query encoder a snapshot carries: the pinned model exported to ONNX at build time
+    (fp32; token embeddings, mean pooling and L2 normalisation inside the graph) and the
+    model's own tokenizer file, both files of the snapshot (layout.QUERY_ENCODER,
+    layout.QUERY_TOKENIZER)."""
+
+    file: str
+    sha256: str
+    opset: int
+    precision: Literal["fp32"] = "fp32"
+    inputs: list[str]  # the graph's inputs, e.g. input_ids, attention_mask, token_type_ids
+    output: str  # the graph's output: one L2-normalised row per text
+    tokenizer_file: str
+    tokenizer_sha256: str
+    exporter: dict[str, str] = Field(default_factory=dict)  # torch, onnx, onnxscript versions
+
+
 class ModelPin(_Model):
     """Pins the embedding model by fingerprint, not by name alone."""
 
@@ -66,6 +87,10 @@ class ModelPin(_Model):
     max_seq_length: int
     versions: dict[str, str]  # sentence_transformers, transformers, torch
     canary: Canary
+    # what encodes queries at serve time: "onnx" (the snapshot's ``onnx`` files, no torch) or
+    # "hashing" (the test-only HashingEncoder, built from ``dim``)
+    query_encoder: QueryEncoderKind
+    onnx: OnnxPin | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -221,8 +246,11 @@ def read_manifest(snapshot_dir: Path) -> Manifest:
     if version != SCHEMA_VERSION:
         raise ManifestError(
             f"{path} has schema_version {version!r}; "
-            f"this snapsearch reads version {SCHEMA_VERSION}",
-            fix="rebuild the snapshot with this version, or install the snapsearch that built it",
+            f"this snapsearch reads version {SCHEMA_VERSION}"
+            + (" (older snapshots carry no seal or query encoder)"
+               if isinstance(version, int) and version < SCHEMA_VERSION else ""),
+            fix="rebuild the snapshot with this version (`snapsearch run --force`), "
+                "or install the snapsearch that built it",
         )
     try:
         manifest = Manifest.model_validate(data)

@@ -176,6 +176,16 @@ class SnapshotWriter:
         self._tables[f"{layout.REJECTS_TABLE}[{name}]"] = len(rej)
         self._collections[name] = info
 
+    def add_file(self, name: str, source: Path) -> None:
+        """Copy ``source`` into the snapshot as ``name`` (a file name of ``layout``, e.g. the
+        query encoder); ``finish`` checksums it with every other file."""
+        if name != Path(name).name or name in (layout.MANIFEST, layout.GATES, layout.SQLITE):
+            raise SnapshotError(f"{name!r} cannot be added to a snapshot")
+        target = self.path / name
+        if target.exists():
+            raise SnapshotError(f"{name} is already in the snapshot being built")
+        shutil.copyfile(source, target)
+
     @property
     def collections(self) -> dict[str, CollectionInfo]:
         return dict(self._collections)

@@ -8,8 +8,6 @@ which extend it) is read from ``SNAPSEARCH_<FOO>``; a field of ``GateSettings`` 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +27,7 @@ from pydantic_settings import (
 
 from snapsearch.format import layout
 from snapsearch.format.manifest import FusionSettings, HnswSettings
-from snapsearch.format.model import Encoder, EncoderBackend, load_encoder
+from snapsearch.format.model import EncoderBackend
 from snapsearch.kinds import available_kinds
 
 ENV_PREFIX = "SNAPSEARCH_"
@@ -42,29 +40,12 @@ _TOKENIZER = re.compile(r"^[A-Za-z0-9_.' ]{1,200}$")
 
 
 class CommonSettings(BaseSettings):
-    """What every command reads: where the store is and which embedding model to load."""
+    """What every command reads: where the store is. (Queries are encoded by the encoder each
+    snapshot carries, named by its manifest: no setting chooses it.)"""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     root: Path = Field(default=REPO_ROOT / "snapshots", description="snapshot store root")
-    encoder: EncoderBackend = Field(
-        default="minilm",
-        description="embedding model: 'minilm' (the pinned model) or 'hashing' (tests only)",
-    )
-    torch_threads: int = Field(
-        default=1, ge=1, le=256,
-        description="torch threads for encoding a query (1 stays fast when cores are busy)",
-    )
-    encode_threads: int = Field(
-        default=0, ge=0, le=256, description="torch threads while a build encodes; 0: every core"
-    )
-
-    def encoder_factory(self) -> Callable[[], Encoder]:
-        """Loads this process's one encoder for these settings (on the first call)."""
-        return partial(
-            load_encoder, self.encoder, threads=self.torch_threads,
-            batch_threads=self.encode_threads or None,
-        )
 
 
 class ServeSettings(CommonSettings):
@@ -124,6 +105,16 @@ class GateSettings(BaseSettings):
         description="candidate/published p50 and p95, measured interleaved in the same run, "
         "maximum (judged instead of the budgets when a published snapshot can be measured)",
     )
+    encoder_cosine_min: float = Field(
+        default=0.9999, ge=0.0, le=1.0,
+        description="query encoder gate: minimum cosine between the snapshot's query encoder and "
+        "the build model over a fixed sample of queries",
+    )
+    encoder_ndcg_tolerance: float = Field(
+        default=0.002, ge=0.0,
+        description="query encoder gate: the suite's nDCG@10 may differ by this much between "
+        "the two encoders",
+    )
 
 
 class Collection(BaseModel):
@@ -169,6 +160,19 @@ class PipelineSettings(CommonSettings):
     """Everything the pipeline reads. What changes a snapshot's bytes is recorded in its manifest
     (``build_fingerprint``)."""
 
+    encoder: EncoderBackend = Field(
+        default="minilm",
+        description="embedding model a build encodes with: 'minilm' (the pinned model) or "
+        "'hashing' (tests only)",
+    )
+    torch_threads: int = Field(
+        default=1, ge=1, le=256,
+        description="torch threads for one-text encodes in the pipeline (1 stays fast when "
+        "cores are busy)",
+    )
+    encode_threads: int = Field(
+        default=0, ge=0, le=256, description="torch threads while a build encodes; 0: every core"
+    )
     collections: list[Collection] = Field(
         default=list(DEFAULT_COLLECTIONS), min_length=1,
         description="the snapshot's collections, a JSON list of {name, kind, source} "

@@ -25,10 +25,13 @@ from starlette.testclient import TestClient
 from typer.models import OptionInfo
 from typer.testing import CliRunner
 
+from pipelines.fetch import fetch_source
+from pipelines.transform.build import BuildOptions, CollectionSpec, build_snapshot
 from snapsearch.cli import EXIT_FAILED, EXIT_USAGE, app, flag
 from snapsearch.format import layout
+from snapsearch.format.model import HashingEncoder
 from snapsearch.settings import SETTINGS_CLASSES, env_name
-from tests.conftest import REPO, Build, sample_records, write_jsonl
+from tests.conftest import REPO, sample_records, write_jsonl
 
 HASHING = {"SNAPSEARCH_ENCODER": "hashing"}
 SUITE = [
@@ -248,12 +251,32 @@ def test_verify_a_sound_snapshot(published: Path) -> None:
     assert result.stdout.strip().endswith(f"ok: {current(published)}")
 
 
-def test_verify_refuses_a_model_that_does_not_match(tmp_path: Path, build: Build) -> None:
-    sid = build(tmp_path / "store", dim=32)  # SNAPSEARCH_ENCODER=hashing encodes with dim 64
-    result = invoke("verify", tmp_path / "store" / sid)
-    assert result.exit_code == EXIT_FAILED
-    assert "does not match the snapshot's pin" in result.stderr and "dim 32" in result.stderr
-    assert invoke("verify", tmp_path / "store" / sid, "--no-model").exit_code == 0
+class _DriftedCanary:
+    """The hashing encoder, but its pin records a canary it does not compute (as a query
+    encoder that no longer reproduces the build model would)."""
+
+    def __init__(self) -> None:
+        self._inner = HashingEncoder(32)
+        canary = self._inner.pin.canary
+        vector = [canary.vector[0] + 0.5, *canary.vector[1:]]
+        self.pin = self._inner.pin.model_copy(
+            update={"canary": canary.model_copy(update={"vector": vector})}
+        )
+
+    def encode(self, texts: Any, **kw: Any) -> Any:
+        return self._inner.encode(texts, **kw)
+
+
+def test_verify_refuses_a_query_encoder_that_does_not_match(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    raw = fetch_source(str(write_jsonl(tmp_path / "parts.jsonl", sample_records(40))), root)
+    result = build_snapshot(
+        root, [CollectionSpec("parts", "parts", raw)], _DriftedCanary(), BuildOptions()
+    )
+    out = invoke("verify", result.path)
+    assert out.exit_code == EXIT_FAILED
+    assert "does not match the snapshot's pin" in out.stderr and "canary" in out.stderr
+    assert invoke("verify", result.path, "--no-model").exit_code == 0
 
 
 def test_verify_a_corrupt_snapshot_fails(published: Path, tmp_path: Path) -> None:

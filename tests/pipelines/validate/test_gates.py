@@ -270,7 +270,9 @@ def test_run_gates_writes_a_report_bound_to_the_manifest(built, hash_encoder, su
     before = sorted(p.name for p in built.path.iterdir())
     report = run_gates(built.path, hash_encoder, GateSettings(), suite_path=suite)
     assert report.passed
-    assert set(report.gates) == {"integrity", "compatibility", "ann_recall", "quality", "latency"}
+    assert set(report.gates) == {
+        "integrity", "compatibility", "query_encoder", "ann_recall", "quality", "latency"
+    }
     on_disk = read_gate_report(built.path)
     assert on_disk is not None and on_disk.passed
     # beside the snapshot: nothing was written into it
