@@ -5,6 +5,7 @@
     python -m eval fusion PATH                             fusion grid on a BEIR train split
     python -m eval bench [--json OUT]                      build, rebuild, latency, cold start, RSS
     python -m eval suites [--check] [--full PATH] [--report]   write (or check) eval/suites/*.jsonl
+    python -m eval speed SOURCE_OR_SNAPSHOT SUITE.jsonl [--json OUT]   engine cost beside the encode
 """
 
 from __future__ import annotations
@@ -214,6 +215,36 @@ def bench(
     print(f"\nserve: {out['serve']}")
     print(f"gates: {out['gates']}")
     _write(json_out, out)
+
+
+@app.command()
+def speed(
+    source: Annotated[Path, typer.Argument(help="Parts JSONL file or a built snapshot directory")],
+    suite_path: Annotated[Path, typer.Argument(metavar="SUITE.jsonl")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write figures as JSON")] = None,
+    rounds: Annotated[int, typer.Option(min=1, help="Repetitions of each query")] = 5,
+    root: Annotated[
+        Path, typer.Option(help="Store for the eval snapshot + embedding cache")
+    ] = DEFAULT_ROOT,
+) -> None:
+    """In-process search cost beyond the query encode (embedding cached), uncached, encode alone;
+    and a digest of every ranking, to show a speed change moved no result."""
+    from .drivers.catalogue import open_source_or_snapshot
+    from .drivers.speed import measure_engine, print_speed
+
+    if not source.exists():
+        print(f"error: {source} does not exist", file=sys.stderr)
+        raise typer.Exit(2)
+    encoder = _encoder()
+    snap = open_source_or_snapshot(source, root, encoder, _settings(None),
+                                   log=lambda m: print(m, file=sys.stderr))
+    try:
+        figures = measure_engine(snap, suite_path, encoder, rounds=rounds,
+                                 log=lambda m: print(m, file=sys.stderr))
+    finally:
+        snap.close()
+    print_speed(figures, f"{suite_path} on {source}")
+    _write(json_out, figures)
 
 
 @app.command()

@@ -41,3 +41,7 @@ class QueryEmbeddings:
                 while len(self._cache) > self.size:
                     self._cache.popitem(last=False)
         return vec
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
