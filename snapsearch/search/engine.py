@@ -67,13 +67,16 @@ class Searchable:
 class SearchEngine:
     def __init__(
         self, snapshot: Snapshot, encoder: Encoder | None, *, query_cache: int = 2048,
-        fusion: FusionSettings | None = None,
+        fusion: FusionSettings | None = None, queries: QueryEmbeddings | None = None,
     ) -> None:
-        """``fusion`` overrides the manifest's settings (for measurement only; serve never does)."""
+        """``fusion`` overrides the manifest's settings (for measurement only; serve never does).
+        ``queries``: a query-embedding cache to share (one made with ``encoder``'s model: the
+        server keeps its cache across snapshots of the same model); else a new one of
+        ``query_cache`` entries."""
         self.snapshot = snapshot
         self.encoder = encoder
         self.fusion = fusion or snapshot.manifest.fusion
-        self.queries = QueryEmbeddings(encoder, query_cache)
+        self.queries = queries or QueryEmbeddings(encoder, query_cache)
         self._searchable: dict[str, Searchable] = {}
         for name, col in snapshot.collections.items():
             kind = get_kind(col.info.kind)

@@ -1,4 +1,8 @@
-"""Query embeddings: a bounded, thread-safe LRU in front of the encoder, with hit/miss counts."""
+"""Query embeddings: a bounded, thread-safe LRU in front of the encoder, with hit/miss counts.
+
+The counts live in a ``CacheStats`` that several caches may share (the server keeps one for
+the process, so its counters only ever grow across snapshot swaps: ``serve.metrics``).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,39 @@ import numpy as np
 from snapsearch.format.model import Encoder
 
 
-class QueryEmbeddings:
-    def __init__(self, encoder: Encoder | None, size: int = 2048) -> None:
-        self.encoder = encoder
-        self.size = size
+class CacheStats:
+    """Hits and misses, counted under a lock."""
+
+    def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
+        self._lock = threading.Lock()
+
+    def count(self, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+
+class QueryEmbeddings:
+    def __init__(
+        self, encoder: Encoder | None, size: int = 2048, stats: CacheStats | None = None
+    ) -> None:
+        self.encoder = encoder
+        self.size = size
+        self.stats = stats or CacheStats()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def hits(self) -> int:
+        return self.stats.hits
+
+    @property
+    def misses(self) -> int:
+        return self.stats.misses
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -31,9 +60,9 @@ class QueryEmbeddings:
             vec = self._cache.pop(text, None)
             if vec is not None:
                 self._cache[text] = vec  # most recently used last
-                self.hits += 1
-                return vec
-            self.misses += 1
+        self.stats.count(vec is not None)
+        if vec is not None:
+            return vec
         vec = self.encoder.encode([text])[0]
         if self.size > 0:
             with self._lock:
