@@ -6,6 +6,7 @@
     python -m eval bench [--json OUT]                      build, rebuild, latency, cold start, RSS
     python -m eval suites [--check] [--full PATH] [--report]   write (or check) eval/suites/*.jsonl
     python -m eval speed SOURCE_OR_SNAPSHOT SUITE.jsonl [--json OUT]   engine cost beside the encode
+    python -m eval cutover [--cutovers 100] [--close-grace 0] [--json OUT]   the cutover drill
 """
 
 from __future__ import annotations
@@ -245,6 +246,37 @@ def speed(
         snap.close()
     print_speed(figures, f"{suite_path} on {source}")
     _write(json_out, figures)
+
+
+@app.command()
+def cutover(
+    cutovers: Annotated[int, typer.Option(min=1, help="Moves of `current`")] = 100,
+    interval: Annotated[float, typer.Option(min=0.01, help="Seconds between moves")] = 1.0,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients")] = 8,
+    steady: Annotated[float, typer.Option(min=0, help="Seconds of load before the moves")] = 10,
+    close_grace: Annotated[
+        float, typer.Option(min=0, help="SNAPSEARCH_CLOSE_GRACE_S of the server")
+    ] = 0.0,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes")] = 1,
+    records: Annotated[int, typer.Option(min=10, help="Records per snapshot")] = 1500,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Steady load on `python -m serve` while `current` moves (publish and rollback
+    alternating): every request must be answered 200 from the old or the new snapshot."""
+    from snapsearch.settings import CommonSettings, load_settings
+
+    from .drivers.cutover import print_drill, run_drill
+
+    backend = load_settings(CommonSettings).encoder
+    figures = run_drill(
+        encoder=_encoder(), backend=backend, cutovers=cutovers, interval_s=interval,
+        clients=clients, steady_s=steady, close_grace_s=close_grace, workers=workers,
+        records=records, log=lambda m: print(m, file=sys.stderr),
+    )
+    print_drill(figures)
+    _write(json_out, figures)
+    if figures["failures"]:
+        raise typer.Exit(1)
 
 
 @app.command()
