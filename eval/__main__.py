@@ -7,6 +7,7 @@
     python -m eval suites [--check] [--full PATH] [--report]   write (or check) eval/suites/*.jsonl
     python -m eval speed SOURCE_OR_SNAPSHOT SUITE.jsonl [--json OUT]   engine cost beside the encode
     python -m eval cutover [--cutovers 100] [--close-grace 0] [--json OUT]   the cutover drill
+    python -m eval workers STORE SUITE.jsonl [--workers 1,2,3] [--json OUT]   memory, QPS per N
 """
 
 from __future__ import annotations
@@ -277,6 +278,33 @@ def cutover(
     _write(json_out, figures)
     if figures["failures"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def workers(
+    store: Annotated[Path, typer.Argument(help="Store root whose `current` is served")],
+    suite_path: Annotated[Path, typer.Argument(metavar="SUITE.jsonl", help="Queries to send")],
+    counts: Annotated[
+        str, typer.Option("--workers", help="Worker counts, comma-separated")
+    ] = "1,2",
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent HTTP clients")] = 8,
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds of load per count")] = 15,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """`snapsearch serve --workers N`: RSS/PSS per worker and HTTP QPS, p50, p99 for each N."""
+    from .drivers.workers import measure_workers, print_workers
+    from .suite import load_suite
+
+    try:
+        ns = [int(x) for x in counts.split(",")]
+    except ValueError:
+        print(f"error: --workers {counts!r}: write counts like 1,2,3", file=sys.stderr)
+        raise typer.Exit(2) from None
+    queries = list(dict.fromkeys(q.query for q in load_suite(suite_path)))
+    rows = measure_workers(store, queries, ns, clients=clients, seconds=seconds,
+                           log=lambda m: print(m, file=sys.stderr))
+    print_workers(rows)
+    _write(json_out, rows)
 
 
 @app.command()
