@@ -57,13 +57,13 @@ class QueryEmbeddings:
                 "this engine has no encoder: vector and hybrid modes are unavailable"
             )
         with self._lock:
-            vec = self._cache.pop(text, None)
-            if vec is not None:
-                self._cache[text] = vec  # most recently used last
-        self.stats.count(vec is not None)
-        if vec is not None:
-            return vec
-        vec = self.encoder.encode([text])[0]
+            cached = self._cache.pop(text, None)
+            if cached is not None:
+                self._cache[text] = cached  # most recently used last
+        self.stats.count(cached is not None)
+        if cached is not None:
+            return cached
+        vec: np.ndarray = self.encoder.encode([text])[0]
         if self.size > 0:
             with self._lock:
                 self._cache[text] = vec

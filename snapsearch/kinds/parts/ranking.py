@@ -144,8 +144,8 @@ class PartsRanker(Ranker):
                     [mpn, mpn + "\uffff", *params, EXACT_LIMIT],
                 ).fetchall()
                 out.extend(Exact(int(r[0]), f"mpn prefix {mpn}", full=False) for r in rows)
-        seen: set[int] = set()
-        return [e for e in out if not (e.pos in seen or seen.add(e.pos))]
+        first = {e.pos: e for e in reversed(out)}  # the first Exact naming each record wins
+        return [e for e in out if first[e.pos] is e]
 
     def candidates(self, query: Understood, where: SqlWhere | None) -> list[int]:
         """Records that match every value of the query (and, coarsely, its package): recall for
