@@ -89,11 +89,11 @@ class PartsFeatures:
         for u, (unit, (values, pos_list, attrs)) in enumerate(sorted(by_unit.items())):
             v = np.asarray(values, dtype=np.float64)
             p = np.asarray(pos_list, dtype=np.int64)
-            a = np.asarray(attrs, dtype=np.int32)
+            at = np.asarray(attrs, dtype=np.int32)
             order = np.argsort(v, kind="stable")
-            self.units[unit] = UnitRows(v[order], p[order], a[order])
+            self.units[unit] = UnitRows(v[order], p[order], at[order])
             all_pos.append(p)
-            all_attr.append(a)
+            all_attr.append(at)
             all_unit.append(np.full(len(p), u, dtype=np.int32))
             all_val.append(v)
         self.unit_names = sorted(by_unit)
@@ -171,7 +171,8 @@ class PartsFeatures:
             per_code = np.array(
                 [all(g in p for g in key) for p in self._distinct_packages] + [False], dtype=bool
             )
-            return per_code[codes]
+            mask: np.ndarray = per_code[codes]
+            return mask
 
         return self._memoised(("pkg", key), make)
 
@@ -188,7 +189,8 @@ class PartsFeatures:
         """``ORDER BY stock DESC, pos LIMIT limit`` over ``positions``."""
         positions = np.asarray(positions, dtype=np.int64)
         order = np.lexsort((positions, self.stock_key[positions], self.stock_null[positions]))
-        return positions[order[:limit]].tolist()
+        picked: list[int] = positions[order[:limit]].tolist()
+        return picked
 
     def value_weights(self, v: Value, positions: Sequence[int]) -> np.ndarray:
         """``max(v.match(row) for the record's numeric rows, default 0)`` for each position, over
