@@ -50,64 +50,62 @@ class PartsFeatures:
     def __init__(self, col: Collection) -> None:
         n = col.count
         self.count = n
+        cur = col.conn.cursor()
+        cur.row_factory = None  # plain tuples
         self.package: list[str | None] = [None] * n
         self.subcategory: list[str | None] = [None] * n
         stock = np.zeros(n, dtype=np.int64)
         stock_null = np.ones(n, dtype=bool)
         present = np.zeros(n, dtype=bool)
-        exotic = False
-        for pos, package, subcategory, st in col.conn.execute(
-            f"SELECT pos, package, subcategory, stock FROM {col.lookup}"
-        ):
-            self.package[pos] = package
-            self.subcategory[pos] = subcategory
-            present[pos] = True
-            if isinstance(st, int) and not isinstance(st, bool):
-                stock[pos], stock_null[pos] = st, False
-            elif st is not None:
-                exotic = True  # a REAL or TEXT stock sorts unlike an integer: keep SQL order
+        self.sql_order_only = False
+        rows = cur.execute(f"SELECT pos, package, subcategory, stock FROM {col.lookup}").fetchall()
+        if rows:
+            positions, packages, subcategories, stocks = zip(*rows, strict=True)
+            at = np.fromiter(positions, dtype=np.int64, count=len(rows))
+            present[at] = True
+            for p, package, subcategory in zip(positions, packages, subcategories, strict=True):
+                self.package[p] = package
+                self.subcategory[p] = subcategory
+            known = [(p, st) for p, st in zip(positions, stocks, strict=True) if st is not None]
+            if all(type(st) is int for _, st in known):
+                idx = np.fromiter((p for p, _ in known), dtype=np.int64, count=len(known))
+                stock[idx] = np.fromiter((st for _, st in known), dtype=np.int64,
+                                         count=len(known))
+                stock_null[idx] = False
+            else:  # a REAL or TEXT stock sorts unlike an integer: keep SQL's order
+                self.sql_order_only = True
         self.present = present
         self.present_list: list[bool] = present.tolist()
         self.stock_key = ~stock  # ascending ~stock is descending stock, without overflow
         self.stock_null = stock_null
-        self.sql_order_only = exotic
 
-        attributes: dict[str, int] = {}
-        by_unit: dict[str, tuple[list[float], list[int], list[int]]] = {}
-        for pos, attribute, unit, value in col.conn.execute(
-            f"SELECT pos, attribute, unit, value FROM {col.numeric}"
-        ):
-            a = attributes.setdefault(attribute, len(attributes))
-            rows = by_unit.setdefault(unit, ([], [], []))
-            rows[0].append(value)
-            rows[1].append(pos)
-            rows[2].append(a)
-        self.attributes = list(attributes)
-        self.units: dict[str, UnitRows] = {}
-        # by record: CSR over positions, the rows of every unit (unit index per row)
-        all_pos, all_attr, all_unit, all_val = [], [], [], []
-        for u, (unit, (values, pos_list, attrs)) in enumerate(sorted(by_unit.items())):
-            v = np.asarray(values, dtype=np.float64)
-            p = np.asarray(pos_list, dtype=np.int64)
-            at = np.asarray(attrs, dtype=np.int32)
-            order = np.argsort(v, kind="stable")
-            self.units[unit] = UnitRows(v[order], p[order], at[order])
-            all_pos.append(p)
-            all_attr.append(at)
-            all_unit.append(np.full(len(p), u, dtype=np.int32))
-            all_val.append(v)
-        self.unit_names = sorted(by_unit)
-        if all_pos:
-            p = np.concatenate(all_pos)
-            order = np.argsort(p, kind="stable")
-            self.row_attr = np.concatenate(all_attr)[order]
-            self.row_unit = np.concatenate(all_unit)[order]
-            self.row_value = np.concatenate(all_val)[order]
-            self.row_start = np.searchsorted(p[order], np.arange(n + 1))
+        rows = cur.execute(f"SELECT pos, attribute, unit, value FROM {col.numeric}").fetchall()
+        count = len(rows)
+        if rows:
+            positions, attributes, units, values = zip(*rows, strict=True)
         else:
-            self.row_attr = self.row_unit = np.empty(0, dtype=np.int32)
-            self.row_value = np.empty(0, dtype=np.float64)
-            self.row_start = np.zeros(n + 1, dtype=np.int64)
+            positions = attributes = units = values = ()
+        attr_index = {a: i for i, a in enumerate(dict.fromkeys(attributes))}
+        self.attributes = list(attr_index)
+        self.unit_names = sorted(set(units))
+        unit_index = {u: i for i, u in enumerate(self.unit_names)}
+        pos = np.fromiter(positions, dtype=np.int64, count=count)
+        attr = np.fromiter(map(attr_index.__getitem__, attributes), dtype=np.int32, count=count)
+        unit = np.fromiter(map(unit_index.__getitem__, units), dtype=np.int32, count=count)
+        value = np.fromiter(values, dtype=np.float64, count=count)
+        # by unit, sorted by value
+        order = np.lexsort((value, unit))
+        bounds = np.searchsorted(unit[order], np.arange(len(self.unit_names) + 1))
+        self.units: dict[str, UnitRows] = {}
+        for u, name in enumerate(self.unit_names):
+            sl = order[bounds[u] : bounds[u + 1]]
+            self.units[name] = UnitRows(value[sl], pos[sl], attr[sl])
+        # by record: CSR over positions
+        order = np.argsort(pos, kind="stable")
+        self.row_attr = attr[order]
+        self.row_unit = unit[order]
+        self.row_value = value[order]
+        self.row_start = np.searchsorted(pos[order], np.arange(n + 1))
         self._package_codes: np.ndarray | None = None
         self._distinct_packages: list[str] = []
         self._memo: dict[tuple[str, object], np.ndarray] = {}
