@@ -77,7 +77,7 @@ class SearchEngine:
         self.snapshot = snapshot
         self.encoder = encoder
         self.fusion = fusion or snapshot.manifest.fusion
-        self.queries = queries or QueryEmbeddings(encoder, query_cache)
+        self.queries = queries if queries is not None else QueryEmbeddings(encoder, query_cache)
         self._searchable: dict[str, Searchable] = {}
         for name, col in snapshot.collections.items():
             kind = get_kind(col.info.kind)

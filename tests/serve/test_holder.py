@@ -298,3 +298,44 @@ def test_the_loop_answers_while_a_search_and_a_swap_are_under_way(
         encoder.go.set()
         assert slow.result(timeout=10).status_code == 200
         assert client.get("/readyz").json()["snapshot_id"] == second
+
+
+def test_query_cache_counters_grow_across_swaps_of_the_same_model(
+    make_app: MakeApp, two_snapshots: tuple[Path, str, str], point_current: PointCurrent,
+) -> None:
+    root, first, second = two_snapshots
+
+    def counters(client: TestClient) -> tuple[float, float, float]:
+        text = client.get("/metrics").text
+        found = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+                 if line.startswith("snapsearch_query_cache_")}
+        return (found["snapsearch_query_cache_hits_total"],
+                found["snapsearch_query_cache_misses_total"],
+                found["snapsearch_query_cache_entries"])
+
+    with TestClient(make_app(root)) as client:
+        hits0, misses0, _ = counters(client)
+        search(client, query="ceramic capacitor 0603")
+        search(client, query="ceramic capacitor 0603")
+        hits1, misses1, entries = counters(client)
+        assert (hits1 - hits0, misses1 - misses0) == (1, 1) and entries >= 1
+        search(client, query="ceramic capacitor 0603", mode="lexical")  # no embedding
+        assert counters(client)[:2] == (hits1, misses1)
+
+        point_current(root, second)
+        assert client.portal is not None
+        assert client.portal.call(holder_of(client).maybe_reload) is True
+        search(client, query="ceramic capacitor 0603")  # same model: still cached
+        hits2, misses2, _ = counters(client)
+        assert (hits2, misses2) == (hits1 + 2, misses1)  # the new one's warm-up canary too
+
+
+def test_without_a_query_cache_every_search_encodes(
+    make_app: MakeApp, store: Path,
+) -> None:
+    with TestClient(make_app(store, query_cache=0)) as client:
+        for _ in range(3):
+            search(client, query="ceramic capacitor 0603")
+        text = client.get("/metrics").text
+        assert "snapsearch_query_cache_hits_total 0.0" in text
+        assert "snapsearch_query_cache_entries 0.0" in text
