@@ -6,6 +6,9 @@
     python -m eval bench [--json OUT]                      build, rebuild, latency, cold start, RSS
     python -m eval serving --store NAME=PATH [--json OUT]  ONNX vs torch encode, cold start, RSS
     python -m eval suites [--check] [--full PATH] [--report]   write (or check) eval/suites/*.jsonl
+    python -m eval speed SOURCE_OR_SNAPSHOT SUITE.jsonl [--json OUT]   engine cost beside the encode
+    python -m eval cutover [--cutovers 100] [--close-grace 0] [--json OUT]   the cutover drill
+    python -m eval workers STORE SUITE.jsonl [--workers 1,2,3] [--json OUT]   memory, QPS per N
 """
 
 from __future__ import annotations
@@ -252,6 +255,94 @@ def serving(
                       log=lambda m: print(m, file=sys.stderr))
     print_serving(out)
     _write(json_out, out)
+
+
+@app.command()
+def speed(
+    source: Annotated[Path, typer.Argument(help="Parts JSONL file or a built snapshot directory")],
+    suite_path: Annotated[Path, typer.Argument(metavar="SUITE.jsonl")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write figures as JSON")] = None,
+    rounds: Annotated[int, typer.Option(min=1, help="Repetitions of each query")] = 5,
+    root: Annotated[
+        Path, typer.Option(help="Store for the eval snapshot + embedding cache")
+    ] = DEFAULT_ROOT,
+) -> None:
+    """In-process search cost beyond the query encode (embedding cached), uncached, encode alone;
+    and a digest of every ranking, to show a speed change moved no result."""
+    from .drivers.catalogue import open_source_or_snapshot
+    from .drivers.speed import measure_engine, print_speed
+
+    if not source.exists():
+        print(f"error: {source} does not exist", file=sys.stderr)
+        raise typer.Exit(2)
+    encoder = _encoder()
+    snap = open_source_or_snapshot(source, root, encoder, _settings(None),
+                                   log=lambda m: print(m, file=sys.stderr))
+    try:
+        figures = measure_engine(snap, suite_path, encoder, rounds=rounds,
+                                 log=lambda m: print(m, file=sys.stderr))
+    finally:
+        snap.close()
+    print_speed(figures, f"{suite_path} on {source}")
+    _write(json_out, figures)
+
+
+@app.command()
+def cutover(
+    cutovers: Annotated[int, typer.Option(min=1, help="Moves of `current`")] = 100,
+    interval: Annotated[float, typer.Option(min=0.01, help="Seconds between moves")] = 1.0,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients")] = 8,
+    steady: Annotated[float, typer.Option(min=0, help="Seconds of load before the moves")] = 10,
+    close_grace: Annotated[
+        float, typer.Option(min=0, help="SNAPSEARCH_CLOSE_GRACE_S of the server")
+    ] = 0.0,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes")] = 1,
+    records: Annotated[int, typer.Option(min=10, help="Records per snapshot")] = 1500,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Steady load on `python -m serve` while `current` moves (publish and rollback
+    alternating): every request must be answered 200 from the old or the new snapshot."""
+    from snapsearch.settings import CommonSettings, load_settings
+
+    from .drivers.cutover import print_drill, run_drill
+
+    backend = load_settings(CommonSettings).encoder
+    figures = run_drill(
+        encoder=_encoder(), backend=backend, cutovers=cutovers, interval_s=interval,
+        clients=clients, steady_s=steady, close_grace_s=close_grace, workers=workers,
+        records=records, log=lambda m: print(m, file=sys.stderr),
+    )
+    print_drill(figures)
+    _write(json_out, figures)
+    if figures["failures"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def workers(
+    store: Annotated[Path, typer.Argument(help="Store root whose `current` is served")],
+    suite_path: Annotated[Path, typer.Argument(metavar="SUITE.jsonl", help="Queries to send")],
+    counts: Annotated[
+        str, typer.Option("--workers", help="Worker counts, comma-separated")
+    ] = "1,2",
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent HTTP clients")] = 8,
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds of load per count")] = 15,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """`snapsearch serve --workers N`: RSS/PSS per worker and HTTP QPS, p50, p99 for each N."""
+    from .drivers.workers import measure_workers, print_workers
+    from .suite import load_suite
+
+    try:
+        ns = [int(x) for x in counts.split(",")]
+    except ValueError:
+        print(f"error: --workers {counts!r}: write counts like 1,2,3", file=sys.stderr)
+        raise typer.Exit(2) from None
+    queries = list(dict.fromkeys(q.query for q in load_suite(suite_path)))
+    rows = measure_workers(store, queries, ns, clients=clients, seconds=seconds,
+                           log=lambda m: print(m, file=sys.stderr))
+    print_workers(rows)
+    _write(json_out, rows)
 
 
 @app.command()

@@ -26,6 +26,7 @@ from snapsearch.settings import ServeSettings
 
 from .errors import exception_handlers
 from .holder import EncoderFactory, SnapshotHolder
+from .lifecycle import SnapshotLeases
 from .logging import SERVE_LOGGER
 from .metrics import Metrics
 from .middleware import RequestMiddleware
@@ -64,9 +65,14 @@ def create_app(
         finally:
             holder.close()
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestMiddleware, metrics=metrics, routes=routes)],
+        middleware=[
+            Middleware(RequestMiddleware, metrics=metrics, routes=routes),
+            Middleware(SnapshotLeases),
+        ],
         exception_handlers=exception_handlers(routes),
     )
+    app.state.holder = holder  # the runner drains it on SIGTERM (serve.runner)
+    return app

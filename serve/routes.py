@@ -20,6 +20,7 @@ from snapsearch.search.types import SearchRequest
 
 from .errors import ApiError, not_ready
 from .holder import Loaded, SnapshotHolder
+from .lifecycle import draining
 from .metrics import CONTENT_TYPE, Metrics
 from .validation import invalid_request
 
@@ -30,9 +31,10 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def _loaded(request: Request) -> Loaded:
-    holder = getattr(request.state, "holder", None)
-    loaded = holder.current if isinstance(holder, SnapshotHolder) else None
-    if loaded is None:
+    """The snapshot this request holds a lease on (``serve.lifecycle``): a swap while the
+    request runs never closes it under the request."""
+    loaded = getattr(request.state, "loaded", None)
+    if not isinstance(loaded, Loaded):
         raise not_ready()
     request.state.snapshot_id = loaded.snapshot_id
     return loaded
@@ -152,6 +154,9 @@ class Api:
         return JSONResponse({"status": "alive"})
 
     async def readyz(self, request: Request) -> Response:
+        holder = getattr(request.state, "holder", None)
+        if isinstance(holder, SnapshotHolder) and holder.draining:
+            raise draining()
         loaded = _loaded(request)
         return JSONResponse(
             {"status": "ready", "snapshot_id": loaded.snapshot_id, "loaded_at": loaded.loaded_at}

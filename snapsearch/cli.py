@@ -137,11 +137,16 @@ def serve(
     root: RootOpt = None,
     host: Annotated[str | None, setting_option(ServeSettings, "host")] = None,
     port: Annotated[int | None, setting_option(ServeSettings, "port")] = None,
+    workers: Annotated[int | None, setting_option(ServeSettings, "workers")] = None,
 ) -> None:
     """Serve the `current` snapshot read-only over HTTP (as `python -m serve` does)."""
     from serve.__main__ import run as run_server
 
-    run_server(_settings(ServeSettings, root=root, host=host, port=port))
+    status = run_server(
+        _settings(ServeSettings, root=root, host=host, port=port, workers=workers)
+    )
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()

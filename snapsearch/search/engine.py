@@ -29,6 +29,7 @@ from snapsearch.kinds.ranking import PARTIAL_SCORE, Exact, Ranker
 from . import fusion, retrievers
 from .errors import UnknownCollection
 from .filters import Filter, compile_where, parse_filters
+from .lexical import Lexical
 from .qcache import QueryEmbeddings
 from .types import Hit, SearchRequest, SearchResponse
 
@@ -54,27 +55,35 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Searchable:
-    """A collection with its record kind and the kind's ranker (made once per collection)."""
+    """A collection with its record kind, the kind's ranker, its lexical retriever and its
+    filter masks (made once per collection)."""
 
     col: Collection
     kind: RecordKind
     ranker: Ranker
+    lexical: Lexical
+    masks: retrievers.FilterMasks
 
 
 class SearchEngine:
     def __init__(
         self, snapshot: Snapshot, encoder: Encoder | None, *, query_cache: int = 2048,
-        fusion: FusionSettings | None = None,
+        fusion: FusionSettings | None = None, queries: QueryEmbeddings | None = None,
     ) -> None:
-        """``fusion`` overrides the manifest's settings (for measurement only; serve never does)."""
+        """``fusion`` overrides the manifest's settings (for measurement only; serve never does).
+        ``queries``: a query-embedding cache to share (one made with ``encoder``'s model: the
+        server keeps its cache across snapshots of the same model); else a new one of
+        ``query_cache`` entries."""
         self.snapshot = snapshot
         self.encoder = encoder
         self.fusion = fusion or snapshot.manifest.fusion
-        self.queries = QueryEmbeddings(encoder, query_cache)
+        self.queries = queries if queries is not None else QueryEmbeddings(encoder, query_cache)
         self._searchable: dict[str, Searchable] = {}
         for name, col in snapshot.collections.items():
             kind = get_kind(col.info.kind)
-            self._searchable[name] = Searchable(col, kind, kind.ranker(col))
+            self._searchable[name] = Searchable(
+                col, kind, kind.ranker(col), Lexical(col), retrievers.FilterMasks(col)
+            )
 
     # -- plumbing ------------------------------------------------------------------------
     def searchable(self, name: str | None) -> Searchable:
@@ -104,6 +113,7 @@ class SearchEngine:
         s = self.searchable(req.collection)
         col = s.col
         where = compile_where(col, parse_filters(s.kind, col.name, req.filters))
+        kept = None if where is None else s.masks.mask(where)
         fcfg = self.fusion
         # one fixed pool per query, whatever the page: every page cuts the same ranking
         pool = fcfg.candidates
@@ -112,7 +122,7 @@ class SearchEngine:
         qvec = None
         if req.mode in ("vector", "hybrid"):
             qvec = self.embed_query(req.query)
-            for p, sim in retrievers.dense(col, qvec, pool, where):
+            for p, sim in retrievers.dense(col, qvec, pool, kept):
                 cands[p] = Candidate(p, dense=max(0.0, sim))
         understood = None
         exact: list[Exact] = []
@@ -125,7 +135,7 @@ class SearchEngine:
                 cands.setdefault(p, Candidate(p))
         if req.mode in ("lexical", "hybrid"):
             # hybrid scores every candidate on both retrievers: bm25 for the others' ones too
-            lex, extra = retrievers.lexical(col, req.query, pool, where, also=list(cands))
+            lex, extra = s.lexical.search(req.query, pool, kept, also=list(cands))
             lex_hits = len(lex)
             top = lex[0][1] if lex else 1.0
             for p, sc in [*lex, *extra.items()]:

@@ -60,12 +60,30 @@ class ServeSettings(CommonSettings):
         default=2.0, ge=0.0, description="how often to check whether `current` moved; 0 disables"
     )
     close_grace_s: float = Field(
-        default=30.0, ge=0.0,
-        description="how long a replaced snapshot stays open for requests still using it",
+        default=0.0, ge=0.0,
+        description="seconds a replaced snapshot stays open at least; it is closed only once no "
+        "request uses it, whatever this says",
     )
     search_threads: int = Field(
         default=4, ge=1, le=64,
         description="searches run at once in worker threads (more wait); keep near the core count",
+    )
+    query_cache: int = Field(
+        default=2048, ge=0, description="query embeddings kept in memory (LRU); 0 disables"
+    )
+    workers: int = Field(
+        default=1, ge=1, le=64,
+        description="server processes, each holding the snapshot read-only (one per core)",
+    )
+    shutdown_drain_s: float = Field(
+        default=1.0, ge=0.0,
+        description="on SIGTERM: seconds /readyz answers 503 while requests are still served, "
+        "so load balancers stop sending, before the server stops accepting",
+    )
+    shutdown_grace_s: float = Field(
+        default=10.0, ge=0.0,
+        description="then: seconds requests in flight may take to finish; the process exits 0 "
+        "by then",
     )
     log_level: LogLevel = Field(default="info", description="log level of the server's logs")
     show_paths: bool = Field(
