@@ -22,7 +22,8 @@ from snapsearch.format.errors import SnapshotError
 from snapsearch.format.model import Encoder, load_encoder
 from snapsearch.settings import ServeSettings
 
-from .errors import exception_handlers
+from .auth import AccessControl, AccessPolicy
+from .errors import ErrorGuard, exception_handlers
 from .holder import EncoderFactory, SnapshotHolder
 from .logging import SERVE_LOGGER
 from .metrics import Metrics
@@ -64,6 +65,10 @@ def create_app(
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestMiddleware, metrics=metrics, routes=routes)],
+        middleware=[
+            Middleware(ErrorGuard),  # outermost: no exception reaches the server
+            Middleware(RequestMiddleware, metrics=metrics, routes=routes),
+            Middleware(AccessControl, policy=AccessPolicy.from_settings(settings)),
+        ],
         exception_handlers=exception_handlers(routes),
     )

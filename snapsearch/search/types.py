@@ -1,6 +1,9 @@
 """The search API's vocabulary: request, hits, response (shared by serve and eval).
 
-Filters are a JSON object checked against the collection's record kind (``filters.py``)."""
+Filters are a JSON object checked against the collection's record kind (``filters.py``).
+The request is strict: ``"limit": "10"`` and ``"limit": true`` are refused, not coerced, and an
+unknown field is an error. The server's OpenAPI document is generated from these models.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +15,47 @@ Mode = Literal["vector", "lexical", "hybrid"]
 MAX_QUERY_CHARS = 512
 MAX_LIMIT = 100
 MAX_OFFSET = 900
+MAX_COLLECTION_CHARS = 40
+
+README_EXAMPLE = {"query": "10k 0402 resistor 1%", "limit": 3}
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", strict=True,
+        json_schema_extra={"examples": [
+            README_EXAMPLE,
+            {"query": "100nF 0402 capacitor", "mode": "hybrid", "limit": 5, "offset": 5,
+             "collection": "parts",
+             "filters": {"package": "0402", "in_stock": True, "stock_min": 1000,
+                         "numeric": [{"attribute": "Capacitance", "key": "capacitance",
+                                      "min": 9e-8, "max": 1.1e-7}]}},
+        ]},
+    )
 
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    limit: int = Field(default=10, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
-    mode: Mode = "hybrid"
-    collection: str | None = Field(default=None, max_length=40)
+    query: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, description="what to search for, in words"
+    )
+    limit: int = Field(default=10, ge=1, le=MAX_LIMIT, description="hits per page")
+    offset: int = Field(
+        default=0, ge=0, le=MAX_OFFSET, description="hits to skip (paging one fixed ranking)"
+    )
+    mode: Mode = Field(
+        default="hybrid", description="vector (embeddings), lexical (FTS5 bm25) or hybrid (both)"
+    )
+    collection: str | None = Field(
+        default=None, max_length=MAX_COLLECTION_CHARS,
+        description="the collection to search (default: the snapshot's first)",
+    )
     filters: dict[str, Any] = Field(
         default_factory=dict,
         description="hard filters, checked against the collection's record kind "
         "(parts: category, subcategory, package, library_type, manufacturer, in_stock, "
-        "stock_min, numeric)",
+        "stock_min, numeric: [{attribute, key, min, max}] in base SI units)",
     )
-    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_score: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="drop hits scoring below this (exact matches stay)"
+    )
 
     @field_validator("query")
     @classmethod
@@ -40,10 +67,12 @@ class SearchRequest(BaseModel):
 
 class Hit(BaseModel):
     id: str
-    score: float  # [0, 1]; see docs/search.md
-    scores: dict[str, float]  # sub-scores: dense (cosine, clamped to [0,1]), lexical ([0,1])
-    reasons: list[str]
-    record: dict[str, Any]  # the record kind's summary
+    score: float = Field(description="[0, 1]; see docs/search.md")
+    scores: dict[str, float] = Field(
+        description="sub-scores: dense (cosine, clamped to [0,1]), lexical ([0,1])"
+    )
+    reasons: list[str] = Field(description="what lifted this hit")
+    record: dict[str, Any] = Field(description="the record kind's summary")
 
 
 class SearchResponse(BaseModel):
@@ -51,8 +80,11 @@ class SearchResponse(BaseModel):
     mode: Mode
     collection: str
     snapshot_id: str
-    total_candidates: int
-    match: Literal["good", "weak", "none"]  # "none": nothing matched; never means "unavailable"
+    total_candidates: int = Field(description="how deep the ranking goes (for paging)")
+    match: Literal["good", "weak", "none"] = Field(
+        description="good; weak (nearest neighbours, not real matches); none (nothing matched). "
+        "Never means 'unavailable': that is a 503"
+    )
     hits: list[Hit]
     offset: int
     limit: int

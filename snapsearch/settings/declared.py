@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationInfo,
     field_validator,
 )
@@ -87,6 +88,24 @@ class ServeSettings(CommonSettings):
         description="searches run at once in worker threads (more wait); keep near the core count",
     )
     log_level: LogLevel = Field(default="info", description="log level of the server's logs")
+    api_token: SecretStr | None = Field(
+        default=None, min_length=16,
+        description="bearer token every request must carry (Authorization: Bearer ...), "
+        "except the open paths; unset: no token needed",
+    )
+    open_paths: list[str] = Field(
+        default=["/livez", "/readyz", "/metrics"],
+        description="paths that need no token and are not rate limited, a JSON list "
+        "(a trailing * matches a prefix)",
+    )
+    rate_limit_per_s: float | None = Field(
+        default=None, ge=0.0,
+        description="requests per second per client address (token bucket; 429 with "
+        "Retry-After past it); 0: off; unset: off on a loopback host without a token, else 20",
+    )
+    rate_limit_burst: int = Field(
+        default=40, ge=1, description="requests a client may send at once before the rate applies"
+    )
 
 
 class GateSettings(BaseSettings):

@@ -1,0 +1,227 @@
+"""The search page's form: its URL query read into a search request, and back into the fields the
+template renders.
+
+The form submits with GET, so every results page has a shareable URL: ``q``, ``mode``,
+``collection``, ``limit``, ``offset`` and the collection kind's filters, each by its declared name
+(``package=0402``, ``in_stock=true``, ``stock_min=100``); numeric ranges as parallel
+``numeric.attribute`` / ``numeric.key`` / ``numeric.min`` / ``numeric.max`` parameters, one of each
+per range. The fields come from the kind's filter declarations (``snapsearch.kinds.filters``):
+``Equals`` with choices is a select, without a text box; ``Positive`` a checkbox; ``AtLeast`` a
+number; ``NumericRanges`` rows of attribute, key, min and max.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+from urllib.parse import urlencode
+
+from starlette.datastructures import QueryParams
+
+from snapsearch.kinds.filters import AtLeast, Equals, FilterSpec, NumericRanges, Positive
+from snapsearch.search.filters import MAX_INTEGER
+from snapsearch.search.types import MAX_LIMIT, MAX_OFFSET, Mode
+
+PAGE_SIZE = 10
+RESERVED = ("q", "mode", "collection", "limit", "offset")
+RANGE_PARTS = ("attribute", "key", "min", "max")
+MODES: tuple[str, ...] = get_args(Mode)
+TRUE = ("true", "on", "1", "yes")
+FALSE = ("false", "off", "0", "no")
+Widget = Literal["select", "text", "checkbox", "number", "ranges"]
+
+
+class FormProblem(ValueError):
+    """A parameter the page cannot use; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class RangeRow:
+    attribute: str = ""
+    key: str = ""
+    min: str = ""
+    max: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.attribute or self.key or self.min or self.max)
+
+
+@dataclass
+class Field:
+    """One filter as the template renders it, with the value the URL gave."""
+
+    spec: FilterSpec
+    widget: Widget
+    value: str = ""
+    rows: list[RangeRow] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def label(self) -> str:
+        return self.spec.name.replace("_", " ")
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        if isinstance(self.spec, Equals) and self.spec.choices:
+            return self.spec.choices
+        return ()
+
+    @property
+    def checked(self) -> bool:
+        return self.value.lower() in TRUE
+
+
+@dataclass
+class PageForm:
+    q: str
+    mode: str
+    collection: str
+    limit: int
+    offset: int
+    fields: list[Field]
+    filters: dict[str, Any]
+    params: list[tuple[str, str]]  # the URL's own parameters that mean something, in order
+
+    def request_body(self) -> dict[str, Any]:
+        """The search request (``SearchRequest``'s fields) this form asks for."""
+        return {
+            "query": self.q, "mode": self.mode, "collection": self.collection,
+            "limit": self.limit, "offset": self.offset, "filters": self.filters,
+        }
+
+    def url(self, **changes: int | str) -> str:
+        """This page's URL with ``changes`` (``offset=20``); empty parameters left out."""
+        params = [(k, v) for k, v in self.params if k not in changes]
+        params += [(k, str(v)) for k, v in changes.items()]
+        keep = [(k, v) for k, v in params if v != "" and not (k == "offset" and v == "0")]
+        return "/?" + urlencode(keep) if keep else "/"
+
+
+def _widget(spec: FilterSpec) -> Widget:
+    if isinstance(spec, Equals):
+        return "select" if spec.choices else "text"
+    if isinstance(spec, Positive):
+        return "checkbox"
+    if isinstance(spec, AtLeast):
+        return "number"
+    return "ranges"
+
+
+def _int(params: QueryParams, name: str, default: int, lo: int, hi: int) -> int:
+    raw = params.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise FormProblem(name, f"{name}: {raw!r} is not a whole number from {lo} to {hi}")
+    return int(raw)
+
+
+def _number(raw: str, where: str) -> float | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise FormProblem(where, f"{where}: {raw!r} is not a number (base SI units: 10k is 10000)")
+    return value
+
+
+def _ranges(params: QueryParams, name: str) -> tuple[list[RangeRow], list[dict[str, Any]]]:
+    columns = {part: params.getlist(f"{name}.{part}") for part in RANGE_PARTS}
+    count = max(len(v) for v in columns.values())
+    rows = [RangeRow(*(columns[p][i].strip() if i < len(columns[p]) else "" for p in RANGE_PARTS))
+            for i in range(count)]
+    rows = [r for r in rows if not r.empty]
+    ranges = []
+    for i, row in enumerate(rows):
+        where = f"{name}.{i}"
+        if not row.attribute or not row.key:
+            raise FormProblem(where, f"{name} range {i + 1}: give both an attribute (e.g. "
+                              "Resistance) and a key (e.g. resistance), or leave the row empty")
+        lo, hi = _number(row.min, f"{where}.min"), _number(row.max, f"{where}.max")
+        ranges.append({"attribute": row.attribute, "key": row.key, "min": lo, "max": hi})
+    return rows, ranges
+
+
+def _filter(spec: FilterSpec, params: QueryParams, f: Field) -> Any:
+    """The filter's value for the request, or None when the form leaves it unset."""
+    if isinstance(spec, NumericRanges):
+        f.rows, ranges = _ranges(params, spec.name)
+        return ranges or None
+    raw = params.get(spec.name, "").strip()
+    f.value = raw
+    if not raw:
+        return None
+    if isinstance(spec, Equals):
+        return raw
+    if isinstance(spec, Positive):
+        if raw.lower() in TRUE:
+            return True
+        if raw.lower() in FALSE:
+            return False
+        raise FormProblem(spec.name, f"{spec.name}: {raw!r} is not true or false")
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_INTEGER:
+        raise FormProblem(
+            spec.name, f"{spec.name}: {raw!r} is not a whole number from 0 to {MAX_INTEGER}"
+        )
+    return int(raw)
+
+
+def read_form(
+    params: QueryParams, collection: str, specs: Sequence[FilterSpec]
+) -> tuple[PageForm, FormProblem | None]:
+    """The form for ``collection`` (whose kind declares ``specs``) as the URL fills it, every
+    field kept as given (to show it again), and the first parameter it cannot use, if any."""
+    problem: FormProblem | None = None
+
+    def attempt(fn: Any, *a: Any, default: Any) -> Any:
+        nonlocal problem
+        try:
+            return fn(*a)
+        except FormProblem as exc:
+            problem = problem or exc
+            return default
+
+    q = params.get("q", "").strip()
+    mode = params.get("mode", "").strip() or "hybrid"
+    if mode not in MODES:
+        attempt(_bad_mode, mode, default=None)
+        mode = "hybrid"
+    limit = attempt(_int, params, "limit", PAGE_SIZE, 1, MAX_LIMIT, default=PAGE_SIZE)
+    offset = attempt(_int, params, "offset", 0, 0, MAX_OFFSET, default=0)
+    fields: list[Field] = []
+    filters: dict[str, Any] = {}
+    for spec in specs:
+        if spec.name in RESERVED:
+            continue  # a kind's filter cannot take a name the page uses itself
+        f = Field(spec, _widget(spec))
+        value = attempt(_filter, spec, params, f, default=None)
+        if isinstance(spec, NumericRanges):
+            f.rows.append(RangeRow())  # room for one more range
+        if value is not None:
+            filters[spec.name] = value
+        fields.append(f)
+    known = set(RESERVED) | {s.name for s in specs}
+    known |= {f"{s.name}.{p}" for s in specs if isinstance(s, NumericRanges) for p in RANGE_PARTS}
+    kept = [(k, v) for k, v in params.multi_items() if k in known]
+    form = PageForm(q, mode, collection, limit, offset, fields, filters, kept)
+    return form, problem
+
+
+def _bad_mode(mode: str) -> None:
+    raise FormProblem("mode", f"mode: {mode!r} is not one of {', '.join(MODES)}")
