@@ -81,11 +81,8 @@ def _operation(route: ApiRoute, refs: dict[Any, Any]) -> dict[str, Any]:
             params.insert(0, {"name": name, "in": "path", "required": True,
                               "schema": {"type": "string"}})
     if doc.extra_query is not None:
-        params.append({
-            "name": "filters", "in": "query", "required": False, "style": "form",
-            "explode": True, "schema": dict(doc.extra_query),
-            "description": "the collection kind's filters, each a query parameter by its name",
-        })
+        taken = {p["name"] for p in params}
+        params += [p for p in doc.extra_query() if p["name"] not in taken]
     if params:
         op["parameters"] = params
     if doc.body is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -23,16 +23,25 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.templating import Jinja2Templates
 
-from snapsearch.kinds.filters import Equals
+from snapsearch.kinds import available_kinds
+from snapsearch.kinds.filters import Equals, NumericRanges, Positive
 from snapsearch.search.engine import Searchable
-from snapsearch.search.errors import UnknownCollection
-from snapsearch.search.types import MAX_QUERY_CHARS, Mode, SearchRequest, SearchResponse
+from snapsearch.search.errors import SearchError, UnknownCollection
+from snapsearch.search.filters import MAX_INTEGER, MAX_TEXT, parse_filters
+from snapsearch.search.types import (
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    Mode,
+    SearchRequest,
+    SearchResponse,
+)
 
 from .errors import ApiError
 from .holder import Loaded
 from .metrics import Metrics
 from .models import RecordQuery
-from .pageform import PageForm, read_form
+from .pageform import RESERVED, FormProblem, PageForm, read_form
 from .routes.common import loaded
 from .routes.search import run_search
 from .routes.spec import Content, api_route
@@ -46,15 +55,40 @@ LONG_VALUE = 80
 
 class PageQuery(BaseModel):
     """The search page's own parameters (documentation: the page reads them leniently and
-    explains a bad one on the page)."""
+    explains a bad one on the page). An empty value is no value, as an HTML form sends a field
+    left blank."""
 
     model_config = ConfigDict(extra="allow")
 
     q: str | None = Field(default=None, max_length=MAX_QUERY_CHARS, description="the query")
-    mode: Mode | None = Field(default=None, description="vector, lexical or hybrid")
+    mode: Mode | Literal[""] | None = Field(default=None, description="vector, lexical or hybrid")
     collection: str | None = Field(default=None, description="the collection to search")
-    limit: int | None = Field(default=None, ge=1, le=100, description="hits per page")
-    offset: int | None = Field(default=None, ge=0, le=900, description="hits to skip")
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] | Literal[""] | None = Field(
+        default=None, description="hits per page")
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET)] | Literal[""] | None = Field(
+        default=None, description="hits to skip")
+
+
+def filter_parameters() -> list[dict[str, Any]]:
+    """The page's filter parameters, as the registered record kinds declare their filters (the
+    numeric ranges' parallel parameters are described in words)."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in available_kinds().values():
+        for spec in kind().filter_specs():
+            if isinstance(spec, NumericRanges) or spec.name in RESERVED or spec.name in out:
+                continue
+            schema: dict[str, Any]
+            if isinstance(spec, Equals):
+                schema = ({"enum": ["", *spec.choices]} if spec.choices else
+                          {"type": "string", "maxLength": MAX_TEXT})
+            elif isinstance(spec, Positive):
+                schema = {"anyOf": [{"type": "boolean"}, {"enum": [""]}]}
+            else:
+                schema = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_INTEGER},
+                                    {"enum": [""]}]}
+            out[spec.name] = {"name": spec.name, "in": "query", "required": False,
+                              "schema": schema, "description": spec.description}
+    return list(out.values())
 
 
 # -- what the templates see ------------------------------------------------------------------
@@ -186,6 +220,11 @@ def routes(metrics: Metrics) -> list[BaseRoute]:
         context: dict[str, Any] = {"form": form, "collections": collections,
                                    "kind": s.kind.name, "results": None, "error": None}
         status = 200
+        if problem is None:
+            try:  # the filters are checked with or without a query
+                parse_filters(s.kind, s.col.name, form.filters)
+            except SearchError as exc:
+                problem = FormProblem(exc.field or "filters", exc.message)
         if problem is not None:
             status, context["error"] = 422, {"field": problem.field, "message": problem.message}
         elif form.q:
@@ -239,10 +278,11 @@ def routes(metrics: Metrics) -> list[BaseRoute]:
         api_route("/", search_page, summary="The search page (HTML)",
                   description="A GET form: every results page has a shareable URL. The "
                   "collection kind's filters are query parameters by their names; numeric "
-                  "ranges as numeric.attribute, numeric.key, numeric.min, numeric.max.",
+                  "ranges as repeated numeric.attribute, numeric.key, numeric.min and "
+                  "numeric.max, one of each per range.",
                   query=PageQuery, ok=HTML, errors=(404, 422, 503), error_content=HTML,
                   tags=("page",),
-                  extra_query={"type": "object", "additionalProperties": {"type": "string"}}),
+                  extra_query=filter_parameters),
         api_route("/records/{id}", record_page, summary="A record's page (HTML)",
                   query=RecordQuery, ok=HTML, errors=(404, 503), error_content=HTML,
                   tags=("page",)),

@@ -13,6 +13,7 @@ number; ``NumericRanges`` rows of attribute, key, min and max.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -119,13 +120,22 @@ def _widget(spec: FilterSpec) -> Widget:
     return "ranges"
 
 
+_WHOLE = re.compile(r"^[0-9]+(?:\.0*)?$")
+
+
+def _whole(raw: str) -> int | None:
+    """``"20"`` (or ``"20.0"``: JSON Schema's integer) as 20; anything else None."""
+    return int(raw.split(".")[0]) if _WHOLE.match(raw) else None
+
+
 def _int(params: QueryParams, name: str, default: int, lo: int, hi: int) -> int:
     raw = params.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isascii() or not raw.isdigit() or not lo <= int(raw) <= hi:
+    value = _whole(raw)
+    if value is None or not lo <= value <= hi:
         raise FormProblem(name, f"{name}: {raw!r} is not a whole number from {lo} to {hi}")
-    return int(raw)
+    return value
 
 
 def _number(raw: str, where: str) -> float | None:
@@ -175,11 +185,12 @@ def _filter(spec: FilterSpec, params: QueryParams, f: Field) -> Any:
         if raw.lower() in FALSE:
             return False
         raise FormProblem(spec.name, f"{spec.name}: {raw!r} is not true or false")
-    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_INTEGER:
+    value = _whole(raw)
+    if value is None or value > MAX_INTEGER:
         raise FormProblem(
             spec.name, f"{spec.name}: {raw!r} is not a whole number from 0 to {MAX_INTEGER}"
         )
-    return int(raw)
+    return value
 
 
 def read_form(

@@ -60,8 +60,9 @@ class Doc:
     # of every route (401, 429, 500) are always ErrorBody
     error_content: Content | None = None
     tags: tuple[str, ...] = ()
-    # free-form extra query parameters (the search page's filters, which depend on the kind)
-    extra_query: Mapping[str, Any] | None = None
+    # more query parameters, made when the document is (the search page's filters, declared
+    # by the record kinds registered then): OpenAPI parameter objects
+    extra_query: Callable[[], list[dict[str, Any]]] | None = None
 
 
 class ApiRoute(Route):
@@ -88,7 +89,7 @@ def api_route(
     errors: Sequence[int] = (),
     not_modified: bool = False,
     tags: Sequence[str] = (),
-    extra_query: Mapping[str, Any] | None = None,
+    extra_query: Callable[[], list[dict[str, Any]]] | None = None,
     error_content: Content | None = None,
     name: str | None = None,
 ) -> ApiRoute:

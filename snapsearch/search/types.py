@@ -7,9 +7,14 @@ unknown field is an error. The server's OpenAPI document is generated from these
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from snapsearch.kinds import available_kinds
+from snapsearch.kinds.filters import AtLeast, Equals, FilterSpec, Positive
+
+from .filters import MAX_INTEGER, MAX_TEXT
 
 Mode = Literal["vector", "lexical", "hybrid"]
 MAX_QUERY_CHARS = 512
@@ -18,6 +23,58 @@ MAX_OFFSET = 900
 MAX_COLLECTION_CHARS = 40
 
 README_EXAMPLE = {"query": "10k 0402 resistor 1%", "limit": 3}
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one number type: ``10.0`` is the integer 10 (as JSON Schema says); a string or a
+    boolean stays what it is and the strict check refuses it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_whole)]
+
+
+def filter_json_schema(spec: FilterSpec) -> dict[str, Any]:
+    """The JSON Schema of one declared filter's value (what ``filters.py`` accepts; null leaves
+    the filter out)."""
+    schema: dict[str, Any]
+    if isinstance(spec, Equals):
+        schema = ({"enum": list(spec.choices)} if spec.choices else
+                  {"type": "string", "minLength": 1, "maxLength": MAX_TEXT})
+    elif isinstance(spec, Positive):
+        schema = {"type": "boolean"}
+    elif isinstance(spec, AtLeast):
+        schema = {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER}
+    else:
+        bound = {"type": ["number", "null"]}
+        schema = {"type": "array", "maxItems": spec.max_items, "items": {
+            "type": "object", "additionalProperties": False, "required": ["attribute", "key"],
+            "properties": {
+                "attribute": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+                "key": {"type": "string", "minLength": 1, "maxLength": 100},
+                "min": bound, "max": bound,
+            },
+        }}
+    return {"anyOf": [schema, {"type": "null"}], "description": spec.description}
+
+
+def _filters_schema(schema: dict[str, Any]) -> None:
+    """``filters`` as the registered record kinds declare them (a collection answers its own
+    kind's, and refuses the others by name)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for kind in available_kinds().values():
+        for spec in kind().filter_specs():
+            one = filter_json_schema(spec)
+            if one not in found.setdefault(spec.name, []):
+                found[spec.name].append(one)
+    schema.pop("additionalProperties", None)
+    schema["properties"] = {
+        name: options[0] if len(options) == 1 else {"anyOf": options}
+        for name, options in found.items()
+    }
+    schema["additionalProperties"] = False
 
 
 class SearchRequest(BaseModel):
@@ -36,8 +93,8 @@ class SearchRequest(BaseModel):
     query: str = Field(
         min_length=1, max_length=MAX_QUERY_CHARS, description="what to search for, in words"
     )
-    limit: int = Field(default=10, ge=1, le=MAX_LIMIT, description="hits per page")
-    offset: int = Field(
+    limit: Integer = Field(default=10, ge=1, le=MAX_LIMIT, description="hits per page")
+    offset: Integer = Field(
         default=0, ge=0, le=MAX_OFFSET, description="hits to skip (paging one fixed ranking)"
     )
     mode: Mode = Field(
@@ -52,10 +109,17 @@ class SearchRequest(BaseModel):
         description="hard filters, checked against the collection's record kind "
         "(parts: category, subcategory, package, library_type, manufacturer, in_stock, "
         "stock_min, numeric: [{attribute, key, min, max}] in base SI units)",
+        json_schema_extra=_filters_schema,
     )
     min_score: float = Field(
         default=0.0, ge=0.0, le=1.0, description="drop hits scoring below this (exact matches stay)"
     )
+
+    @field_validator("filters")
+    @classmethod
+    def _whole_filters(cls, v: dict[str, Any]) -> dict[str, Any]:
+        """A filter's ``100.0`` is the integer 100 too (JSON has one number type)."""
+        return {k: _whole(x) for k, x in v.items()}
 
     @field_validator("query")
     @classmethod

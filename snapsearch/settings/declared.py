@@ -90,12 +90,12 @@ class ServeSettings(CommonSettings):
     log_level: LogLevel = Field(default="info", description="log level of the server's logs")
     api_token: SecretStr | None = Field(
         default=None, min_length=16,
-        description="bearer token every request must carry (Authorization: Bearer ...), "
-        "except the open paths; unset: no token needed",
+        description="bearer token (16+ characters) every request must carry as "
+        "'Authorization: Bearer ...', except on the open paths; unset: none needed",
     )
     open_paths: list[str] = Field(
         default=["/livez", "/readyz", "/metrics"],
-        description="paths that need no token and are not rate limited, a JSON list "
+        description="paths that need no token and are not rate limited "
         "(a trailing * matches a prefix)",
     )
     rate_limit_per_s: float | None = Field(

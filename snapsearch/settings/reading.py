@@ -133,7 +133,9 @@ def describe_type(annotation: object) -> str:
         return "one of " + ", ".join(repr(a) for a in get_args(t))
     if get_origin(t) is list:
         (item,) = get_args(t)
-        return "a JSON list of " + describe_type(item).removeprefix("a JSON object ")
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return "a JSON list of " + describe_type(item).removeprefix("a JSON object ")
+        return f"a JSON list ({describe_type(item)} each)"
     if isinstance(t, type) and issubclass(t, BaseModel):
         return "a JSON object {" + ", ".join(t.model_fields) + "}"
     return _WORDS.get(t, getattr(t, "__name__", str(t)))
