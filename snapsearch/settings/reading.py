@@ -95,7 +95,8 @@ def settings_error_line(
         if info is not None and err["type"] != "value_error":  # not a validator's own words
             expected = f" should be {describe_type(info.annotation)}"
         msg = str(err["msg"]).removeprefix("Value error, ")
-        got = "" if err["type"] == "missing" else f" (got {_short(err.get('input'))})"
+        secret = info is not None and SecretStr in _flat(info.annotation)
+        got = "" if err["type"] == "missing" or secret else f" (got {_short(err.get('input'))})"
         parts.append(f"{name}{where}{expected}: {msg}{got}")
     return "invalid settings: " + "; ".join(parts)
 
