@@ -12,6 +12,7 @@ number; ``NumericRanges`` rows of attribute, key, min and max.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -156,6 +157,10 @@ def _ranges(params: QueryParams, name: str) -> tuple[list[RangeRow], list[dict[s
     count = max(len(v) for v in columns.values())
     rows = [RangeRow(*(columns[p][i].strip() if i < len(columns[p]) else "" for p in RANGE_PARTS))
             for i in range(count)]
+    return _range_rows(rows, name)
+
+
+def _range_rows(rows: list[RangeRow], name: str) -> tuple[list[RangeRow], list[dict[str, Any]]]:
     rows = [r for r in rows if not r.empty]
     ranges = []
     for i, row in enumerate(rows):
@@ -168,15 +173,12 @@ def _ranges(params: QueryParams, name: str) -> tuple[list[RangeRow], list[dict[s
     return rows, ranges
 
 
-def _filter(spec: FilterSpec, params: QueryParams, f: Field) -> Any:
-    """The filter's value for the request, or None when the form leaves it unset."""
-    if isinstance(spec, NumericRanges):
-        f.rows, ranges = _ranges(params, spec.name)
-        return ranges or None
-    raw = params.get(spec.name, "").strip()
-    f.value = raw
-    if not raw:
-        return None
+def value_from_text(spec: FilterSpec, raw: str) -> Any:
+    """A filter's value typed as text (a URL parameter, a command-line option) as the API takes
+    it: text for ``Equals``, true/false (on/off, yes/no, 1/0) for ``Positive``, a whole number
+    for ``AtLeast``; ``NumericRanges`` as ``ATTRIBUTE:KEY:MIN:MAX`` (either bound may be empty)
+    or as JSON. Raises ``FormProblem`` naming the filter."""
+    name = spec.name
     if isinstance(spec, Equals):
         return raw
     if isinstance(spec, Positive):
@@ -184,13 +186,37 @@ def _filter(spec: FilterSpec, params: QueryParams, f: Field) -> Any:
             return True
         if raw.lower() in FALSE:
             return False
-        raise FormProblem(spec.name, f"{spec.name}: {raw!r} is not true or false")
-    value = _whole(raw)
-    if value is None or value > MAX_INTEGER:
-        raise FormProblem(
-            spec.name, f"{spec.name}: {raw!r} is not a whole number from 0 to {MAX_INTEGER}"
-        )
-    return value
+        raise FormProblem(name, f"{name}: {raw!r} is not true or false")
+    if isinstance(spec, AtLeast):
+        value = _whole(raw)
+        if value is None or value > MAX_INTEGER:
+            raise FormProblem(
+                name, f"{name}: {raw!r} is not a whole number from 0 to {MAX_INTEGER}"
+            )
+        return value
+    if raw.lstrip().startswith(("[", "{")):
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise FormProblem(name, f"{name}: not valid JSON: {exc}") from None
+        return value if isinstance(value, list) else [value]
+    parts = raw.split(":")
+    if len(parts) != 4:
+        raise FormProblem(name, f"{name}: {raw!r} is not ATTRIBUTE:KEY:MIN:MAX "
+                          "(e.g. Resistance:resistance:9900:10100; a bound may be empty)")
+    row = RangeRow(*(x.strip() for x in parts))
+    _, ranges = _range_rows([row], name)
+    return ranges
+
+
+def _filter(spec: FilterSpec, params: QueryParams, f: Field) -> Any:
+    """The filter's value for the request, or None when the form leaves it unset."""
+    if isinstance(spec, NumericRanges):
+        f.rows, ranges = _ranges(params, spec.name)
+        return ranges or None
+    raw = params.get(spec.name, "").strip()
+    f.value = raw
+    return value_from_text(spec, raw) if raw else None
 
 
 def read_form(
