@@ -7,6 +7,7 @@ unknown field is an error. The server's OpenAPI document is generated from these
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -21,6 +22,7 @@ MAX_QUERY_CHARS = 512
 MAX_LIMIT = 100
 MAX_OFFSET = 900
 MAX_COLLECTION_CHARS = 40
+NOT_BLANK = re.compile(r"[^ \t\n\r\f\v]")  # one character that is not ASCII white space
 
 README_EXAMPLE = {"query": "10k 0402 resistor 1%", "limit": 3}
 
@@ -91,7 +93,8 @@ class SearchRequest(BaseModel):
     )
 
     query: str = Field(
-        min_length=1, max_length=MAX_QUERY_CHARS, description="what to search for, in words"
+        min_length=1, max_length=MAX_QUERY_CHARS, description="what to search for, in words",
+        json_schema_extra={"pattern": NOT_BLANK.pattern},
     )
     limit: Integer = Field(default=10, ge=1, le=MAX_LIMIT, description="hits per page")
     offset: Integer = Field(
@@ -124,7 +127,7 @@ class SearchRequest(BaseModel):
     @field_validator("query")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not v.strip():
+        if not NOT_BLANK.search(v):
             raise ValueError("query is blank")
         return v
 
