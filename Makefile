@@ -42,6 +42,7 @@ browser:
 
 test: install browser
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 bench: install
