@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, field_validator
 
 from snapsearch.kinds import available_kinds
 from snapsearch.kinds.filters import AtLeast, Equals, FilterSpec, Positive
@@ -24,7 +24,7 @@ MAX_OFFSET = 900
 MAX_COLLECTION_CHARS = 40
 NOT_BLANK = re.compile(r"[^ \t\n\r\f\v]")  # one character that is not ASCII white space
 
-README_EXAMPLE = {"query": "10k 0402 resistor 1%", "limit": 3}
+README_EXAMPLE: dict[str, JsonValue] = {"query": "10k 0402 resistor 1%", "limit": 3}
 
 
 def _whole(value: Any) -> Any:
