@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install quickstart run serve test bench clean-store
+.PHONY: install quickstart run serve test browser bench clean-store
 
 install: $(VENV)/.installed
 
@@ -32,7 +32,23 @@ run: install
 serve: install
 	$(VENV)/bin/snapsearch serve
 
-test: install
+# The search page's browser test drives Debian's chromium + chromium-driver (Selenium): installed
+# here when missing and possible (root, or password-less sudo, with apt-get); otherwise that test
+# is skipped and says why.
+APT_INSTALL := env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif ! command -v apt-get >/dev/null; then \
+	  echo "no chromium/chromedriver and no apt-get: the browser test will skip"; \
+	else \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "no chromium/chromedriver and no root to install them: the browser test will skip"; exit 0; fi; \
+	  echo "installing chromium + chromium-driver for the browser test"; \
+	  ($$SUDO apt-get update -qq && $$SUDO $(APT_INSTALL) >/dev/null) \
+	    || echo "could not install chromium: the browser test will skip"; \
+	fi
+
+test: install browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q

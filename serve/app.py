@@ -24,7 +24,8 @@ from snapsearch.format.model_query import load_query_encoder
 from snapsearch.format.reader import Snapshot
 from snapsearch.settings import ServeSettings
 
-from .errors import exception_handlers
+from .auth import AccessControl, AccessPolicy
+from .errors import ErrorGuard, exception_handlers
 from .holder import EncoderFactory, SnapshotHolder
 from .lifecycle import SnapshotLeases
 from .logging import SERVE_LOGGER
@@ -69,8 +70,10 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(ErrorGuard),  # outermost: no exception reaches the server
             Middleware(RequestMiddleware, metrics=metrics, routes=routes),
-            Middleware(SnapshotLeases),
+            Middleware(AccessControl, policy=AccessPolicy.from_settings(settings)),
+            Middleware(SnapshotLeases),  # each request's lease on the snapshot it answers from
         ],
         exception_handlers=exception_handlers(routes),
     )

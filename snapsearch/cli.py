@@ -232,37 +232,114 @@ def verify(
     typer.echo(f"ok: {manifest.snapshot_id}")
 
 
+FilterOpt = Annotated[list[str] | None, typer.Option(
+    "--filter", "-f", metavar="NAME=VALUE",
+    help="A filter of the collection's kind, repeatable: package=0402, in_stock=true, "
+    "stock_min=100, numeric=Resistance:resistance:9900:10100 (a bound may be empty; repeat "
+    "for more ranges). Values are typed as the kind declares them.",
+)]
+FiltersOpt = Annotated[str | None, typer.Option(
+    "--filters", metavar="JSON",
+    help='All filters as the API\'s JSON object, e.g. \'{"package": "0402", "in_stock": true}\' '
+    "(--filter options are added to it)",
+)]
+
+
+def _query_filters(kind: Any, collection: str, given: list[str], as_json: str | None) -> dict:
+    """The ``--filters`` object with each ``--filter NAME=VALUE`` added, typed by ``kind``'s
+    declarations; an unknown name or a bad value ends the command (exit 2) saying why."""
+    from serve.pageform import FormProblem, value_from_text
+    from snapsearch.kinds.filters import NumericRanges
+    from snapsearch.search.errors import FilterNotSupported
+
+    filters: dict[str, Any] = {}
+    if as_json is not None:
+        try:
+            filters = json.loads(as_json)
+        except ValueError as exc:
+            _fail(f"--filters is not valid JSON: {exc}", EXIT_USAGE)
+        if not isinstance(filters, dict):
+            _fail('--filters must be a JSON object, e.g. \'{"package": "0402"}\'', EXIT_USAGE)
+    specs = {spec.name: spec for spec in kind.filter_specs()}
+    for item in given:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            _fail(f"--filter {item!r}: give NAME=VALUE, e.g. --filter package=0402", EXIT_USAGE)
+        spec = specs.get(name)
+        if spec is None:
+            unknown = FilterNotSupported(name, collection, kind.name, list(specs))
+            _fail(f"--filter {name}: {unknown}", EXIT_USAGE)
+        try:
+            value = value_from_text(spec, raw.strip())
+        except FormProblem as exc:
+            _fail(f"--filter {exc.message}", EXIT_USAGE)
+        if isinstance(spec, NumericRanges):
+            filters[name] = [*filters.get(name, []), *value]
+        else:
+            filters[name] = value
+    return filters
+
+
 @app.command()
 @_guard
 def query(
     text: Annotated[str, typer.Argument(help="What to search for")],
     root: RootOpt = None,
     mode: Annotated[str, typer.Option(help="vector | lexical | hybrid")] = "hybrid",
-    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
-    collection: Annotated[str | None, typer.Option()] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Hits to show")] = 10,
+    offset: Annotated[int, typer.Option(min=0, max=900, help="Hits to skip (paging)")] = 0,
+    collection: Annotated[
+        str | None, typer.Option(help="Collection to search [default: the snapshot's first]")
+    ] = None,
+    filter_: FilterOpt = None,
+    filters: FiltersOpt = None,
+    min_score: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Drop hits scoring below this")
+    ] = 0.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The API's JSON answer (as POST /v1/search gives it)")
+    ] = False,
 ) -> None:
-    """Search the `current` snapshot in-process (no server needed)."""
+    """Search the `current` snapshot in-process (no server needed), as POST /v1/search does."""
     from snapsearch.format.links import resolve_current
     from snapsearch.format.model_query import open_query_encoder
     from snapsearch.format.reader import open_snapshot
+    from snapsearch.kinds import get_kind
     from snapsearch.search.engine import SearchEngine
+    from snapsearch.search.errors import SearchError, UnknownCollection
+    from snapsearch.search.filters import parse_filters
     from snapsearch.search.types import SearchRequest
 
     settings = _settings(CommonSettings, root=root)
-    req = SearchRequest(query=text, mode=mode, limit=limit, collection=collection)  # type: ignore[arg-type]
     with open_snapshot(resolve_current(_store(settings))) as snap:
-        encoder = (
-            open_query_encoder(snap.path, snap.manifest.model) if mode != "lexical" else None
-        )
-        engine = SearchEngine(snap, encoder)
-        resp = engine.search(req)
-        kind = engine.kind(resp.collection)
+        if collection is not None and collection not in snap.collections:
+            _fail(str(UnknownCollection(collection, list(snap.collections))))
+        col = snap.collection(collection)
+        kind = get_kind(col.info.kind)
+        body = {
+            "query": text, "mode": mode, "limit": limit, "offset": offset,
+            "collection": collection, "min_score": min_score,
+            "filters": _query_filters(kind, col.name, filter_ or [], filters),
+        }
+        req = SearchRequest.model_validate(body)  # the API's model: invalid -> exit 2
+        try:
+            parse_filters(kind, col.name, req.filters)  # as the API does, before a model loads
+            encoder = None
+            if mode != "lexical":
+                encoder = open_query_encoder(snap.path, snap.manifest.model)
+            resp = SearchEngine(snap, encoder).search(req)
+        except SearchError as exc:
+            _fail(f"invalid request: {exc.message}", EXIT_USAGE)
     if as_json:
         typer.echo(resp.model_dump_json(indent=2))
         return
-    typer.echo(f"{resp.snapshot_id}  mode={resp.mode}  match={resp.match}  {resp.took_ms:.1f} ms")
-    for i, h in enumerate(resp.hits, 1):
+    note = " (no good match: the nearest records, not real matches)" if resp.match == "weak" else ""
+    typer.echo(f"{resp.snapshot_id}  mode={resp.mode}  match={resp.match}{note}  "
+               f"{resp.total_candidates} candidates  {resp.took_ms:.1f} ms")
+    if resp.match == "none":
+        typer.echo("no match")
+    for i, h in enumerate(resp.hits, resp.offset + 1):
         typer.echo(f"{i:3d}. {h.id:<12s} {h.score:.3f}  {kind.display(h.record)[:110]}")
 
 

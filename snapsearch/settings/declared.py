@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationInfo,
     field_validator,
 )
@@ -90,6 +91,24 @@ class ServeSettings(CommonSettings):
         default=False,
         description="GET /v1/snapshot shows local file paths (sources, store); off: file names "
         "only",
+    )
+    api_token: SecretStr | None = Field(
+        default=None, min_length=16,
+        description="bearer token (16+ characters) every request must carry as "
+        "'Authorization: Bearer ...', except on the open paths; unset: none needed",
+    )
+    open_paths: list[str] = Field(
+        default=["/livez", "/readyz", "/metrics"],
+        description="paths that need no token and are not rate limited "
+        "(a trailing * matches a prefix)",
+    )
+    rate_limit_per_s: float | None = Field(
+        default=None, ge=0.0,
+        description="requests per second per client address (token bucket; 429 with "
+        "Retry-After past it); 0: off; unset: off on a loopback host without a token, else 20",
+    )
+    rate_limit_burst: int = Field(
+        default=40, ge=1, description="requests a client may send at once before the rate applies"
     )
 
 

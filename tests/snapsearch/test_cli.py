@@ -327,6 +327,70 @@ def test_query_bad_arguments_are_usage_errors(published: Path) -> None:
     assert collection.exit_code == EXIT_FAILED and "nope" in collection.stderr
 
 
+def test_query_filters_offset_and_collection_match_the_api(published: Path) -> None:
+    args = ["--json", "--limit", "5", "--collection", "parts", "-f", "package=0402",
+            "--filter", "in_stock=true", "-f", "library_type=Basic", "-f", "stock_min=10",
+            "-f", "numeric=Resistance:resistance:1000:", "resistor"]
+    result = invoke("query", "--root", published, *args)
+    assert result.exit_code == 0, result.output
+    resp = json.loads(result.stdout)
+    assert resp["hits"] and resp["collection"] == "parts"
+    for hit in resp["hits"]:
+        rec = hit["record"]
+        assert rec["package"] == "0402" and rec["library_type"] == "Basic"
+        assert rec["stock"] >= 10
+
+    # the same search through the API answers the same
+    from serve.app import create_app
+    from snapsearch.settings import ServeSettings
+
+    app = create_app(ServeSettings(root=published, encoder="hashing", reload_poll_s=0),
+                     encoder_factory=ServeSettings(encoder="hashing").encoder_factory())
+    body = {"query": "resistor", "limit": 5, "collection": "parts", "filters": {
+        "package": "0402", "in_stock": True, "library_type": "Basic", "stock_min": 10,
+        "numeric": [{"attribute": "Resistance", "key": "resistance", "min": 1000}]}}
+    with TestClient(app) as client:
+        api = client.post("/v1/search", json=body).json()
+    assert [h["id"] for h in api["hits"]] == [h["id"] for h in resp["hits"]]
+
+    # --filters (the API's JSON object) and --offset page through the same ranking
+    whole = json.loads(invoke("query", "--root", published, "--json", "--limit", "6",
+                              "--filters", '{"package": "0402"}', "resistor").stdout)
+    page = json.loads(invoke("query", "--root", published, "--json", "--limit", "3",
+                             "--offset", "3", "-f", "package=0402", "resistor").stdout)
+    assert [h["id"] for h in page["hits"]] == [h["id"] for h in whole["hits"][3:]]
+    assert page["offset"] == 3
+
+
+def test_query_text_says_no_match(published: Path) -> None:
+    result = invoke("query", "--root", published, "--mode", "lexical", "zzzzqqqq")
+    assert result.exit_code == 0
+    assert "match=none" in result.stdout and "no match" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["-f", "colour=red"], ["colour", "its filters", "package"]),
+    (["-f", "package"], ["NAME=VALUE"]),
+    (["-f", "stock_min=lots"], ["stock_min", "whole number"]),
+    (["-f", "in_stock=maybe"], ["in_stock", "true or false"]),
+    (["-f", "numeric=Resistance:resistance"], ["ATTRIBUTE:KEY:MIN:MAX"]),
+    (["-f", "numeric=Resistance::1:2"], ["attribute", "key"]),
+    (["--filters", "{not json"], ["--filters", "JSON"]),
+    (["--filters", "[1]"], ["JSON object"]),
+    (["--filters", '{"library_type": "Gold"}'], ["library_type", "Basic"]),
+    (["--filters", '{"stock_min": 9223372036854775808}'], ["stock_min", "9223372036854775807"]),
+    (["--filters", '{"stock_min": "10"}'], ["stock_min", "integer"]),
+    (["--min-score", "2"], ["min-score"]),
+    (["--offset", "-1"], ["offset"]),
+])
+def test_query_invalid_filters_are_usage_errors(published: Path, args: list[str],
+                                                words: list[str]) -> None:
+    result = invoke("query", "--root", published, *args, "resistor")
+    assert result.exit_code == EXIT_USAGE, result.output
+    for word in words:
+        assert word in result.stderr
+
+
 # -- serve -----------------------------------------------------------------------------------
 
 

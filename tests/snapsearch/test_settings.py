@@ -224,7 +224,8 @@ def reference_table() -> str:
         if isinstance(default, Path):
             default = default.relative_to(REPO) if default.is_relative_to(REPO) else default
         elif isinstance(default, list):
-            default = json.dumps([d.model_dump() for d in default])
+            default = json.dumps([d.model_dump() if isinstance(d, BaseModel) else d
+                                  for d in default])
             default = default.replace(json.dumps(str(SAMPLE_SOURCE)), '"<bundled sample>"')
         elif isinstance(default, BaseModel):
             default = default.model_dump_json()
