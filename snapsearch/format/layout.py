@@ -12,6 +12,8 @@ Store root (``snapshots/`` by default)::
         vectors_<c>.npy         float32 matrix, L2-normalised, row i = lookup_<c>.pos i
         ann_<c>.hnsw            hnswlib index over the same rows (label = pos)
         gates.json              gate report written by validate (not covered by the manifest)
+        priors.json             feedback priors per collection and record (only when a build
+                                read feedback events)
       current -> <snapshot id>  the published snapshot (symlink, flipped atomically)
       previous -> <snapshot id> the one before it
       publish-log.jsonl         append-only publish events
@@ -20,6 +22,7 @@ Store root (``snapshots/`` by default)::
         objects/<sha256>        raw bytes, content-addressed, written once (read-only)
         fetch-manifest.jsonl    one JSON line per new raw version, oldest first
       _cache/                   embedding cache shared across builds
+      _feedback/feedback.jsonl  append-only feedback events (POST /v1/feedback), read by builds
       .tmp-*                    in-progress builds (removed when a build fails or by retention)
 """
 
@@ -42,6 +45,9 @@ RAW_OBJECTS_DIR = "objects"
 FETCH_MANIFEST = "fetch-manifest.jsonl"
 CACHE_DIR = "_cache"
 EMBED_CACHE = "embeddings.sqlite"
+FEEDBACK_DIR = "_feedback"
+FEEDBACK_LOG = "feedback.jsonl"
+PRIORS = "priors.json"
 TMP_PREFIX = ".tmp-"
 
 # Table names inside records.sqlite
@@ -153,3 +159,8 @@ def fetch_manifest_path(root: Path) -> Path:
 
 def cache_dir(root: Path) -> Path:
     return root / CACHE_DIR
+
+
+def feedback_log_path(root: Path) -> Path:
+    """The append-only feedback log (the server appends, builds read)."""
+    return root / FEEDBACK_DIR / FEEDBACK_LOG
