@@ -12,6 +12,7 @@ Mode = Literal["vector", "lexical", "hybrid"]
 MAX_QUERY_CHARS = 512
 MAX_LIMIT = 100
 MAX_OFFSET = 900
+SESSION_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 
 
 class SearchRequest(BaseModel):
@@ -29,6 +30,15 @@ class SearchRequest(BaseModel):
         "stock_min, numeric)",
     )
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    exclude: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=50,
+        description="exclusion rules: [{name?, field, equals | in | matches | below}] "
+        "(snapsearch/search/exclusion.py)",
+    )
+    session_id: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=SESSION_PATTERN,
+        description="the caller's session, carried to the access log and to feedback",
+    )
 
     @field_validator("query")
     @classmethod
@@ -57,3 +67,5 @@ class SearchResponse(BaseModel):
     offset: int
     limit: int
     took_ms: float
+    # hits each exclusion rule removed, by "<source>:<name>" (for metrics; not in the JSON)
+    excluded: dict[str, int] = Field(default_factory=dict, exclude=True)

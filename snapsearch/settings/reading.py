@@ -136,6 +136,9 @@ def describe_type(annotation: object) -> str:
         return "a JSON list of " + describe_type(item).removeprefix("a JSON object ")
     if isinstance(t, type) and issubclass(t, BaseModel):
         return "a JSON object {" + ", ".join(t.model_fields) + "}"
+    if get_origin(t) is dict:
+        key, value = get_args(t)
+        return f"a JSON object of {describe_type(key)} -> {describe_type(value)}"
     return _WORDS.get(t, getattr(t, "__name__", str(t)))
 
 
