@@ -178,7 +178,8 @@ def test_latency_without_a_suite_measures_queries_from_the_records(built, engine
 def test_run_gates_writes_a_report_bound_to_the_manifest(built, hash_encoder, suite):
     report = run_gates(built.path, hash_encoder, GateSettings(), suite_path=suite)
     assert report.passed
-    assert set(report.gates) == {"integrity", "compatibility", "ann_recall", "quality", "latency"}
+    assert set(report.gates) == {"integrity", "compatibility", "ann_recall", "quality", "latency",
+                                 "exclusions"}
     on_disk = read_gate_report(built.path)
     assert on_disk is not None and on_disk.passed
 
