@@ -7,6 +7,7 @@ Metrics come from the app factory; the snapshot comes from the lifespan state
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -18,9 +19,11 @@ from starlette.routing import BaseRoute, Route
 from snapsearch.search.errors import SearchError, UnknownCollection
 from snapsearch.search.types import SearchRequest
 
+from .collections_api import is_multi, search_collections_route
 from .errors import ApiError, not_ready
 from .holder import Loaded, SnapshotHolder
 from .metrics import CONTENT_TYPE, Metrics
+from .policy import policy_of
 from .validation import invalid_request
 
 MAX_BODY_BYTES = 64 * 1024
@@ -100,21 +103,30 @@ class Api:
     async def search(self, request: Request) -> Response:
         loaded = _loaded(request)
         data = await _read_json(request)
+        if is_multi(data):  # several collections, one answer (serve/collections_api.py)
+            return await search_collections_route(request, loaded, data, self.metrics)
         try:
             req = SearchRequest.model_validate(data)
         except ValidationError as exc:
             raise invalid_request(exc, SearchRequest) from None
         access: dict[str, Any] = {"mode": req.mode, "query_chars": len(req.query)}
+        if req.session_id is not None:
+            access["session_id"] = req.session_id
         request.state.access = access
         limiter = getattr(request.state, "search_limiter", None)
+        policy = policy_of(request)
+        kw = {"exclude": policy.rules} if policy.rules else {}
         try:
             # CPU bound, off the event loop (torch, numpy, hnswlib and sqlite release the GIL):
             # /livez and /readyz stay fast under load; the limiter caps concurrent searches
-            resp = await anyio.to_thread.run_sync(loaded.engine.search, req, limiter=limiter)
+            resp = await anyio.to_thread.run_sync(
+                partial(loaded.engine.search, req, **kw), limiter=limiter
+            )
         except UnknownCollection:
             raise _unknown_collection(loaded, req.collection) from None
         except SearchError as exc:
             raise ApiError(422, exc.code, exc.message, field=exc.field) from None
+        policy.count(resp.excluded)
         self.metrics.searches.labels(req.mode, resp.match).inc()
         access.update(match=resp.match, hits=len(resp.hits))
         return Response(resp.model_dump_json(), media_type="application/json")
