@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
@@ -185,6 +186,7 @@ class SearchEngine:
             ranked_all = [c for c in ranked_all if c.pos not in dropped]
         page = ranked_all[req.offset : req.offset + req.limit]
         hits = self._hits(col, page, req)
+        match: Literal["good", "weak", "none"]
         if not ranked_all:
             match = "none"
         elif req.mode == "lexical":
@@ -242,5 +244,7 @@ class SearchEngine:
             )
         return hits
 
-    def get_record(self, record_id: str, collection: str | None = None) -> dict | None:
+    def get_record(
+        self, record_id: str, collection: str | None = None
+    ) -> dict[str, Any] | None:
         return self.collection(collection).detail(record_id)
