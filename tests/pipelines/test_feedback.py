@@ -18,6 +18,7 @@ from pipelines.feedback.priors import (
     compute_priors,
     votes_of,
 )
+from pipelines.fetch import fetch_source
 from pipelines.job import run_job
 from pipelines.transform.assets import snapshot as snapshot_asset
 from pipelines.transform.build import BuildOptions
@@ -25,11 +26,12 @@ from snapsearch.format import layout
 from snapsearch.format.errors import GateError
 from snapsearch.format.feedback import FeedbackEvent, append_event, read_log
 from snapsearch.format.gates import read_gate_report
-from snapsearch.format.hashing import sha256_file
+from snapsearch.format.hashing import sha256_file, sha256_text
 from snapsearch.format.links import current_id
 from snapsearch.format.manifest import read_manifest
 from snapsearch.format.model import HashingEncoder
 from snapsearch.format.reader import open_snapshot
+from snapsearch.kinds import get_kind
 from snapsearch.search.engine import SearchEngine
 from snapsearch.search.types import SearchRequest
 from snapsearch.settings import Collection, PipelineSettings
@@ -87,7 +89,22 @@ def test_a_build_with_no_feedback_is_byte_identical_to_one_without(tmp_path: Pat
     assert _files(with_empty.path) == _files(without.path)
     assert layout.PRIORS not in _files(without.path)
     manifest = json.loads((without.path / layout.MANIFEST).read_text())
-    assert not {"priors", "exclusions", "collection_weights"} & set(manifest)
+    assert set(manifest) == {  # the manifest's fields before the feature, no more
+        "schema_version", "snapshot_id", "built_at", "builder_version", "inputs_digest",
+        "sources", "model", "hnsw", "fusion", "collections", "tables", "files", "settings"}
+    # the inputs digest (so the snapshot id) is the one the build computed before the feature
+    options = BuildOptions()
+    before = sha256_text(json.dumps({
+        "format": 1,
+        "collections": [
+            {"name": n, "kind": k, "kind_version": get_kind(k).version,
+             "raw": fetch_source(str(src), tmp_path / "b").digest}
+            for n, k, src in (("parts", "parts", srcs[0]), ("notes", "text", srcs[1]))],
+        "hnsw": options.hnsw.model_dump(), "fusion": options.fusion.model_dump(),
+        "max_reject_rate": options.max_reject_rate,
+        "model": HashingEncoder(64).pin.fingerprint,
+    }, sort_keys=True))
+    assert without.manifest.inputs_digest == with_empty.manifest.inputs_digest == before
 
 
 def test_feedback_is_baked_into_the_snapshot(tmp_path: Path) -> None:
