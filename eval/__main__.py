@@ -288,6 +288,10 @@ def collections(
     text_queries: Annotated[
         int, typer.Option(help="Judged BEIR test queries (meant for the text collection)")
     ] = 100,
+    max_docs: Annotated[
+        int, typer.Option(help="Text collection from at most this many documents: the judged "
+                          "ones, then others evenly spread (0: the whole corpus)")
+    ] = 0,
     root: Annotated[
         Path, typer.Option(help="Store for the eval snapshot + embedding cache")
     ] = DEFAULT_ROOT,
@@ -302,7 +306,7 @@ def collections(
             print(f"error: {path} does not exist", file=sys.stderr)
             raise typer.Exit(2)
     figures = evaluate_collections(parts, parts_suite, beir, root, _encoder(),
-                                   text_queries=text_queries,
+                                   text_queries=text_queries, max_docs=max_docs,
                                    log=lambda m: print(m, file=sys.stderr))
     print_figures(figures)
     _write(json_out, figures)

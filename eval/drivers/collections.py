@@ -138,18 +138,42 @@ def measure(snapshot_dir: Path, encoder: Encoder, queries: Sequence[Query],
         return out
 
 
+def corpus_subset(beir: Path, text_queries: int, max_docs: int, out: Path) -> Path:
+    """A corpus of at most ``max_docs`` documents: every document judged relevant to the first
+    ``text_queries`` test queries, then others evenly spaced over the corpus (deterministic)."""
+    queries, qrels = load_beir(beir, "test")
+    relevant = {d for qid in list(queries)[:text_queries] for d in qrels[qid]}
+    lines = (beir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    docs = [(str(json.loads(line)["_id"]), line) for line in lines if line.strip()]
+    keep = [line for did, line in docs if did in relevant]
+    others = [line for did, line in docs if did not in relevant]
+    room = max(0, max_docs - len(keep))
+    step = max(1, len(others) // room) if room else len(others) + 1
+    keep += others[::step][:room]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "corpus.jsonl"
+    path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+    return path
+
+
 def evaluate_collections(
     parts_source: Path, parts_suite: Path, beir: Path, root: Path, encoder: Encoder, *,
-    text_queries: int = 100, log: Log = print,
+    text_queries: int = 100, max_docs: int = 0, log: Log = print,
 ) -> dict[str, Any]:
+    """``max_docs``: build the text collection from a subset of the corpus (0: all of it)."""
+    corpus = beir / "corpus.jsonl"
+    if max_docs:
+        corpus = corpus_subset(beir, text_queries, max_docs,
+                               root.parent / f"{beir.name}-{max_docs}-docs")
     collections = [
         Collection(name="parts", kind="parts", source=str(parts_source)),
-        Collection(name="docs", kind="text", source=str(beir / "corpus.jsonl")),
+        Collection(name="docs", kind="text", source=str(corpus)),
     ]
     snap_dir = build_snapshot_of(collections, root, encoder, log)
     queries = suite_queries(parts_suite, beir, text_queries)
     figures = measure(snap_dir, encoder, queries, log)
     figures["snapshot_id"] = snap_dir.name
+    figures["text_docs"] = sum(1 for line in corpus.open(encoding="utf-8") if line.strip())
     return figures
 
 
