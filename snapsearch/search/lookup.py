@@ -255,14 +255,17 @@ def lookup(engine: SearchEngine, req: LookupRequest, policy: Sequence[Rule] = ()
     rules += applicable(policy, kind)
     full = _and([where, excluded_where(col, kind, rules)])
     order, oparams, words = order_by(kind, req.sort)
+    # the total: the filters' count (an index does it) less what the rules removed (one pass)
+    fcond = f" WHERE {where[0]}" if where else ""
+    total = int(col.conn.execute(f"SELECT count(*) FROM {col.lookup}{fcond}",
+                                 where[1] if where else []).fetchone()[0])
+    excluded = count_by_rule(col, kind, rules, where) if rules else {}
+    total -= sum(excluded.values())
     cond = f" WHERE {full[0]}" if full else ""
-    params = full[1] if full else []
-    total = int(col.conn.execute(f"SELECT count(*) FROM {col.lookup}{cond}", params).fetchone()[0])
     rows = col.conn.execute(
         f"SELECT id, summary FROM {col.lookup}{cond} ORDER BY {order} LIMIT ? OFFSET ?",
-        [*params, *oparams, req.limit, req.offset],
+        [*(full[1] if full else []), *oparams, req.limit, req.offset],
     ).fetchall()
-    excluded = count_by_rule(col, kind, rules, where) if rules else {}
     return LookupResponse(
         collection=col.name, snapshot_id=engine.snapshot.snapshot_id, total=total,
         offset=req.offset, limit=req.limit, order=words,
