@@ -330,6 +330,12 @@ def feedback(
     from .drivers.feedback import feedback_round_trip
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from snapsearch.format.layout import feedback_log_path
+
+    if feedback_log_path(root).exists():
+        print(f"error: {root} already holds feedback ({feedback_log_path(root)}): the round trip "
+              "needs a store without any; give a fresh --root or remove that one", file=sys.stderr)
+        raise typer.Exit(2)
     try:
         settings = load_settings(PipelineSettings, {"root": root})
     except SettingsError as exc:
