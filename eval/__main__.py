@@ -9,6 +9,8 @@
     python -m eval speed SOURCE_OR_SNAPSHOT SUITE.jsonl [--json OUT]   engine cost beside the encode
     python -m eval cutover [--cutovers 100] [--close-grace 0] [--json OUT]   the cutover drill
     python -m eval workers STORE SUITE.jsonl [--workers 1,2,3] [--json OUT]   memory, QPS per N
+    python -m eval collections [--parts P] [--beir P] [--json OUT]   two collections, one answer
+    python -m eval feedback [--query TEXT] [--json OUT]   feedback: events -> build -> ranking
 """
 
 from __future__ import annotations
@@ -399,6 +401,85 @@ def suites(
         print(f"out of date: {', '.join(stale)} (run `python -m eval suites` to rewrite)",
               file=sys.stderr)
         raise typer.Exit(1)
+
+
+@app.command()
+def collections(
+    parts: Annotated[
+        Path, typer.Option(help="Parts JSONL source")
+    ] = Path("data/sample/parts-3k.jsonl.gz"),
+    parts_suite: Annotated[
+        Path, typer.Option("--suite", help="Judged parts queries (meant for the parts collection)")
+    ] = Path("eval/suites/parts-sample.jsonl"),
+    beir: Annotated[
+        Path, typer.Option(help="BEIR directory of the text collection")
+    ] = Path("../shared/data/scifact"),
+    text_queries: Annotated[
+        int, typer.Option(help="Judged BEIR test queries (meant for the text collection)")
+    ] = 100,
+    max_docs: Annotated[
+        int, typer.Option(help="Text collection from at most this many documents: the judged "
+                          "ones, then others evenly spread (0: the whole corpus)")
+    ] = 0,
+    root: Annotated[
+        Path, typer.Option(help="Store for the eval snapshot + embedding cache")
+    ] = DEFAULT_ROOT,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """A two-collection snapshot (parts + a text corpus): does each query's own collection
+    rank first when both are searched at once (calibrated merge vs a raw-score merge)?"""
+    from .drivers.collections import evaluate_collections, print_figures
+
+    for path in (parts, parts_suite, beir):
+        if not path.exists():
+            print(f"error: {path} does not exist", file=sys.stderr)
+            raise typer.Exit(2)
+    figures = evaluate_collections(parts, parts_suite, beir, root, _encoder(),
+                                   text_queries=text_queries, max_docs=max_docs,
+                                   log=lambda m: print(m, file=sys.stderr))
+    print_figures(figures)
+    _write(json_out, figures)
+
+
+@app.command()
+def feedback(
+    query: Annotated[str, typer.Option(help="The query whose ranking feedback changes")] = (
+        "10k 0402 resistor"
+    ),
+    target_rank: Annotated[int, typer.Option(help="Rank of the record voted up")] = 5,
+    sessions: Annotated[int, typer.Option(help="Sessions voting it up")] = 3,
+    root: Annotated[
+        Path, typer.Option(help="Store (a fresh one: the round trip publishes into it)")
+    ] = Path(".cache") / "feedback-store",
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Feedback round trip: build + publish, POST /v1/feedback, build again, rank again."""
+    from snapsearch.settings import PipelineSettings, SettingsError, load_settings
+
+    from .drivers.feedback import feedback_round_trip
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from snapsearch.format.layout import feedback_log_path
+
+    if feedback_log_path(root).exists():
+        print(f"error: {root} already holds feedback ({feedback_log_path(root)}): the round trip "
+              "needs a store without any; give a fresh --root or remove that one", file=sys.stderr)
+        raise typer.Exit(2)
+    try:
+        settings = load_settings(PipelineSettings, {"root": root})
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    out = feedback_round_trip(settings, query=query, target_rank=target_rank,
+                              sessions=sessions, log=lambda m: print(m, file=sys.stderr))
+    print(f"\n{'query':<24}{'record':>10}{'rank before':>13}{'rank after':>12}"
+          f"{'score before':>14}{'score after':>13}")
+    print(f"{out['query']:<24}{out['target']:>10}{out['rank_before']:>13}"
+          f"{str(out['rank_after']):>12}{out['score_before']:>14.4f}"
+          f"{(out['score_after'] or 0.0):>13.4f}")
+    print(f"priors: {out['priors']}")
+    print(f"quality gate: {out['quality_gate']}")
+    _write(json_out, out)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """The Dagster code location: assets, blocking checks, the job and its daily schedule.
 
-``dagster dev`` (see pyproject's [tool.dagster]) shows the graph fetch → snapshot (+ gates) →
-published. ``snapsearch run`` executes the same job in-process.
+``dagster dev`` (see pyproject's [tool.dagster]) shows the graph fetch (+ the feedback log) →
+snapshot (+ gates) → published. ``snapsearch run`` executes the same job in-process.
 """
 
 from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asset_job
 
+from pipelines.feedback.assets import feedback_log
 from pipelines.fetch.assets import raw_records
 from pipelines.publish.assets import published
 from pipelines.resources import StoreResource
@@ -31,7 +32,7 @@ nightly = ScheduleDefinition(
 def build_definitions(store: StoreResource | None = None) -> Definitions:
     """``store``: the settings to build with (default: the ``SNAPSEARCH_*`` environment)."""
     return Definitions(
-        assets=[raw_records, snapshot, published],
+        assets=[raw_records, feedback_log, snapshot, published],
         asset_checks=[snapshot_gates],
         jobs=[snapsearch_job],
         schedules=[nightly],

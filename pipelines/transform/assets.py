@@ -5,6 +5,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, MetadataValue, asset
 
+from pipelines.feedback.priors import FeedbackVotes
 from pipelines.fetch.raw import RawVersion
 from pipelines.progress import log, make_progress
 from pipelines.resources import StoreResource
@@ -32,7 +33,8 @@ class SnapshotRef:
 @asset(group_name="snapsearch", kinds={"sqlite", "numpy"},
        description="Immutable snapshot: SQLite tables + FTS5, vectors, hnsw index, manifest.")
 def snapshot(
-    context: AssetExecutionContext, raw_records: dict[str, RawVersion], store: StoreResource,
+    context: AssetExecutionContext, raw_records: dict[str, RawVersion],
+    feedback_log: FeedbackVotes, store: StoreResource,
 ) -> SnapshotRef:
     s = store.settings()
     enc = store.encoder()
@@ -43,14 +45,15 @@ def snapshot(
         context.log.info(msg)
         log.info(msg)
 
-    digest = inputs_digest(specs, options, enc.pin.fingerprint)
+    digest = inputs_digest(specs, options, enc.pin.fingerprint, feedback_log)
     if not store.force and digest == current_inputs_digest(s.root):
         current = links.resolve_current(s.root)
         emit(f"transform: inputs unchanged since current snapshot {current.name}; nothing to build")
         context.add_output_metadata({"unchanged": True, "snapshot_id": current.name})
         return SnapshotRef(current.name, current, unchanged=True)
     result = build_snapshot(
-        s.root, specs, enc, options, log=emit, progress=make_progress("encode", emit)
+        s.root, specs, enc, options, log=emit, progress=make_progress("encode", emit),
+        feedback=feedback_log,
     )
     t = result.timings
     emit(

@@ -30,14 +30,18 @@ from snapsearch.settings import GateSettings
 
 from .encoder import gate_query_encoder
 from .latency import gate_latency
+from .policy_gates import gate_exclusions, prior_problems
 
 __all__ = [
-    "GATE_NAMES", "gate_ann_recall", "gate_compatibility", "gate_integrity", "gate_latency",
-    "gate_query_encoder", "gate_quality", "run_gates",
+    "GATE_NAMES", "gate_ann_recall", "gate_compatibility", "gate_exclusions", "gate_integrity",
+    "gate_latency", "gate_query_encoder", "gate_quality", "run_gates",
 ]
 REJECT_EXAMPLES = 10
 
-GATE_NAMES = ("integrity", "compatibility", "query_encoder", "ann_recall", "quality", "latency")
+GATE_NAMES = (
+    "integrity", "compatibility", "query_encoder", "ann_recall", "quality", "latency",
+    "exclusions",
+)
 
 
 def gate_integrity(snapshot_dir: Path) -> GateResult:
@@ -164,17 +168,26 @@ def gate_quality(
     settings: GateSettings,
     baseline: SearchEngine | None = None,
     collection: str | None = None,
+    without_priors: SearchEngine | None = None,
 ) -> GateResult:
     """The suite's figures on ``collection`` (default: the snapshot's first) against the
-    thresholds, and against ``baseline`` (the published snapshot) when given."""
+    thresholds, against ``baseline`` (the published snapshot) when given, and against the same
+    snapshot ranked without its feedback priors (``without_priors``) when it has any."""
     cand = run_suite(engine, suite, collection=collection)
     f = cand.figures
     problems = []
+    prior_metrics: dict[str, object] = {}
+    if without_priors is not None:
+        found, prior_metrics = prior_problems(
+            f, run_suite(without_priors, suite, collection=collection).figures
+        )
+        problems += found
     for key, minimum in (("hit@1", settings.hit1_min), ("hit@10", settings.hit10_min),
                          ("mrr@10", settings.mrr_min)):
         if f.get(key, 0.0) < minimum:
             problems.append(f"{key} {f.get(key, 0.0):.3f} < {minimum}")
     metrics: dict[str, object] = {k: round(v, 4) for k, v in f.items() if not k.endswith("_ms")}
+    metrics.update(prior_metrics)
     if baseline is not None:
         base = run_suite(baseline, suite, collection=collection)
         for key in ("hit@10", "mrr@10", "ndcg@10"):
@@ -199,6 +212,10 @@ def gate_quality(
         f"suite of {int(f.get('queries', 0))} judged queries: hit@1 {f.get('hit@1', 0):.3f}, "
         f"hit@10 {f.get('hit@10', 0):.3f}, MRR@10 {f.get('mrr@10', 0):.3f}"
     )
+    if prior_metrics:
+        desc += (f"; without feedback priors: hit@1 {prior_metrics['without_priors.hit@1']:.3f}, "
+                 f"hit@10 {prior_metrics['without_priors.hit@10']:.3f}, "
+                 f"MRR@10 {prior_metrics['without_priors.mrr@10']:.3f}")
     if problems:
         desc += "; FAILED: " + "; ".join(problems)
     return GateResult(passed=not problems, description=desc, metrics=metrics)
@@ -235,6 +252,7 @@ def run_gates(
             results["ann_recall"] = gate_ann_recall(
                 snapshot, minimum=settings.ann_recall_min, queries=settings.ann_recall_queries
             )
+            results["exclusions"] = gate_exclusions(snapshot)
             if not results["compatibility"].passed:
                 for name in ("query_encoder", "quality", "latency"):
                     results[name] = _skipped("the installed model does not match the pin")
@@ -247,10 +265,14 @@ def run_gates(
                     snapshot, encoder, suite, settings, collection
                 )
                 if suite:
+                    has_priors = snapshot.manifest.priors is not None
                     results["quality"] = gate_quality(
                         SearchEngine(snapshot, encoder), suite, settings,
                         SearchEngine(baseline, encoder) if baseline else None,
                         collection=collection,
+                        without_priors=(
+                            SearchEngine(snapshot, encoder, priors=False) if has_priors else None
+                        ),
                     )
                 else:
                     results["quality"] = GateResult(

@@ -63,7 +63,11 @@ async def read_model(request: Request, model: type[M]) -> M:
     """The body parsed and validated as ``model`` in one pass (pydantic's JSON parser: no
     recursion error on deep nesting, lone surrogates refused): 400 ``malformed_json`` when it is
     not JSON, 422 ``invalid_request`` naming the field when it is not a valid request."""
-    body = await read_body(request)
+    return parse_model(await read_body(request), model)
+
+
+def parse_model(body: bytes, model: type[M]) -> M:
+    """``body`` parsed and validated as ``model`` (as ``read_model``)."""
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:

@@ -46,7 +46,8 @@ def routes(metrics: Metrics) -> list[BaseRoute]:
         api_route("/livez", livez, summary="Liveness: the process answers", ok=Liveness,
                   tags=("introspection",)),
         api_route("/readyz", readyz, summary="Readiness: a snapshot is loaded and warmed up "
-                  "(503 until then, and again from SIGTERM on)", ok=Readiness, errors=(503,), tags=("introspection",)),
+                  "(503 until then, and again from SIGTERM on)", ok=Readiness, errors=(503,),
+                  tags=("introspection",)),
         api_route("/metrics", metrics_text, summary="Prometheus metrics",
                   ok=Content(media_type=CONTENT_TYPE.split(";")[0],
                              schema={"type": "string"}, description="Prometheus text format"),

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
+from pydantic_core import from_json
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from snapsearch.search.errors import SearchError, UnknownCollection
+from snapsearch.search.multi import MultiSearchRequest
 from snapsearch.search.types import SearchRequest, SearchResponse
 
+from ..collections_api import search_collections_route
 from ..errors import ApiError
 from ..holder import Loaded
 from ..metrics import Metrics
-from .common import loaded, read_model, unknown_collection
+from ..policy import policy_of
+from .common import loaded, parse_model, read_body, unknown_collection
 from .spec import api_route
 
 
@@ -24,19 +29,43 @@ async def run_search(request: Request, current: Loaded, req: SearchRequest) -> S
     sqlite release the GIL, so /livez and /readyz stay fast under load); the lifespan's limiter
     caps concurrent searches. Engine errors become ``ApiError``s."""
     limiter = getattr(request.state, "search_limiter", None)
+    policy = policy_of(request)
+    kw = {"exclude": policy.rules} if policy.rules else {}
     try:
-        return await anyio.to_thread.run_sync(current.engine.search, req, limiter=limiter)
+        resp = await anyio.to_thread.run_sync(
+            partial(current.engine.search, req, **kw), limiter=limiter
+        )
+        policy.count(resp.excluded)  # hits the server's exclusion policy removed, by rule
+        return resp
     except UnknownCollection:
         raise unknown_collection(current, req.collection) from None
     except SearchError as exc:
         raise ApiError(422, exc.code, exc.message, field=exc.field) from None
 
 
+def _names_collections(body: bytes) -> bool:
+    """A body with the key ``collections`` is a search over several collections. (Not JSON:
+    False, and the one-collection parse explains what is wrong.)"""
+    if b"collections" not in body:
+        return False
+    try:
+        data = from_json(body)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and "collections" in data
+
+
 def routes(metrics: Metrics) -> list[BaseRoute]:
     async def search(request: Request) -> Response:
         current = loaded(request)
-        req = await read_model(request, SearchRequest)
+        body = await read_body(request)
+        if _names_collections(body):  # several collections, one answer (collections_api)
+            multi = parse_model(body, MultiSearchRequest)
+            return await search_collections_route(request, current, multi, metrics)
+        req = parse_model(body, SearchRequest)
         access: dict[str, Any] = {"mode": req.mode, "query_chars": len(req.query)}
+        if req.session_id is not None:
+            access["session_id"] = req.session_id
         request.state.access = access
         resp = await run_search(request, current, req)
         metrics.searches.labels(req.mode, resp.match).inc()

@@ -16,6 +16,8 @@ Store root (``snapshots/`` by default)::
         query-encoder.onnx      the pinned model exported to ONNX fp32 (pooling and normalisation
                                 in the graph): serve encodes queries with it, without torch
         query-tokenizer.json    the model's tokenizer file (padding is turned off when loaded)
+        priors.json             feedback priors per collection and record (only when a build
+                                read feedback events)
       current -> <snapshot id>  the published snapshot (symlink, flipped atomically)
       previous -> <snapshot id> the one before it
       publish-log.jsonl         append-only publish events
@@ -29,6 +31,7 @@ Store root (``snapshots/`` by default)::
       _gates/<snapshot id>.json gate reports, beside the immutable snapshots they judge: sealed
                                 (own sha256 inside) and bound to the manifest's sha256; written
                                 atomically (``_gates/.tmp-*`` while writing)
+      _feedback/feedback.jsonl  append-only feedback events (POST /v1/feedback), read by builds
       .tmp-*                    in-progress builds (removed when a build fails or by retention)
 """
 
@@ -56,6 +59,9 @@ EMBED_CACHE = "embeddings.sqlite"
 ONNX_CACHE_DIR = "onnx"
 QUERY_ENCODER = "query-encoder.onnx"
 QUERY_TOKENIZER = "query-tokenizer.json"
+FEEDBACK_DIR = "_feedback"
+FEEDBACK_LOG = "feedback.jsonl"
+PRIORS = "priors.json"
 TMP_PREFIX = ".tmp-"
 
 # Table names inside records.sqlite
@@ -184,3 +190,8 @@ def onnx_cache_dir(root: Path, key: str) -> Path:
     if not re.fullmatch(r"[0-9a-f]{8,64}", key):
         raise ValueError(f"{key!r} is not an export cache key (hex digits)")
     return cache_dir(root) / ONNX_CACHE_DIR / key
+
+
+def feedback_log_path(root: Path) -> Path:
+    """The append-only feedback log (the server appends, builds read)."""
+    return root / FEEDBACK_DIR / FEEDBACK_LOG

@@ -143,6 +143,30 @@ class CollectionInfo(_Model):
     tokenizer: str
 
 
+class ExclusionInfo(_Model):
+    """The build's exclusion rules and the records each kept out of the index, per collection."""
+
+    rules: list[dict[str, Any]]
+    excluded: dict[str, dict[str, int]]  # collection -> rule name -> records not indexed
+
+
+class PriorsInfo(_Model):
+    """Feedback priors baked into this snapshot (``priors.json``) and the log they came from."""
+
+    log_sha256: str  # of the log's bytes that were read
+    log_bytes: int
+    events: int  # valid events read
+    events_used: int  # votes (latest per session and record) naming a record of this snapshot
+    records: dict[str, int]  # collection -> records with a prior
+    collections: dict[str, float]  # collection -> its prior weight, in [-1, 1]
+    max_boost: float  # the most a record's prior moves its score
+
+
+# Fields added after schema 1 that a snapshot without them does not write at all (not even as
+# null): a build that uses none of them writes the bytes it wrote before they existed.
+OPTIONAL_FIELDS = ("exclusions", "priors", "collection_weights")
+
+
 class Manifest(_Model):
     schema_version: int = Field(default=SCHEMA_VERSION)
     snapshot_id: str
@@ -157,9 +181,14 @@ class Manifest(_Model):
     tables: dict[str, int]  # table -> row count
     files: dict[str, FileEntry]  # relative path -> checksum, size
     settings: dict[str, Any] = Field(default_factory=dict)
+    exclusions: ExclusionInfo | None = None
+    priors: PriorsInfo | None = None
+    collection_weights: dict[str, float] | None = None  # default weights of a multi search
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        unset = {f for f in OPTIONAL_FIELDS if getattr(self, f) is None}
+        data = self.model_dump(mode="json", exclude=unset)
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def seal_line(manifest_bytes: bytes) -> str:

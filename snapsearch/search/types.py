@@ -77,6 +77,7 @@ def _filters_schema(schema: dict[str, Any]) -> None:
         for name, options in found.items()
     }
     schema["additionalProperties"] = False
+SESSION_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 
 
 class SearchRequest(BaseModel):
@@ -118,6 +119,16 @@ class SearchRequest(BaseModel):
         default=0.0, ge=0.0, le=1.0, description="drop hits scoring below this (exact matches stay)"
     )
 
+    exclude: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=50,
+        description="exclusion rules: [{name?, field, equals | in | matches | below}] "
+        "(snapsearch/search/exclusion.py)",
+    )
+    session_id: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=SESSION_PATTERN,
+        description="the caller's session, carried to the access log and to feedback",
+    )
+
     @field_validator("filters")
     @classmethod
     def _whole_filters(cls, v: dict[str, Any]) -> dict[str, Any]:
@@ -156,3 +167,5 @@ class SearchResponse(BaseModel):
     offset: int
     limit: int
     took_ms: float
+    # hits each exclusion rule removed, by "<source>:<name>" (for metrics; not in the JSON)
+    excluded: dict[str, int] = Field(default_factory=dict, exclude=True)

@@ -30,6 +30,7 @@ from snapsearch.format import layout
 from snapsearch.format.manifest import FusionSettings, HnswSettings
 from snapsearch.format.model import EncoderBackend
 from snapsearch.kinds import available_kinds
+from snapsearch.search.exclusion import Rule, load_rules_file
 
 ENV_PREFIX = "SNAPSEARCH_"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -110,6 +111,27 @@ class ServeSettings(CommonSettings):
     rate_limit_burst: int = Field(
         default=40, ge=1, description="requests a client may send at once before the rate applies"
     )
+    exclude_policy: Path | None = Field(
+        default=None,
+        description="exclusion rules every request gets: a JSON file of rules [{name, field, "
+        "equals | in | matches | below}]; hits they remove are counted in /metrics by rule",
+    )
+    feedback_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024,
+        description="size bound of the feedback log (<root>/_feedback/feedback.jsonl); "
+        "POST /v1/feedback answers 507 past it",
+    )
+
+    @field_validator("exclude_policy")
+    @classmethod
+    def _policy_rules(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            load_rules_file(v, "policy")
+        return v
+
+    def policy_rules(self) -> list[Rule]:
+        """The server's policy: rules every search, lookup and context request gets."""
+        return load_rules_file(self.exclude_policy, "policy") if self.exclude_policy else []
 
 
 class GateSettings(BaseSettings):
@@ -250,6 +272,20 @@ class PipelineSettings(CommonSettings):
     gates: GateSettings = Field(
         default_factory=GateSettings, description="gate thresholds (SNAPSEARCH_GATE_*)"
     )
+    exclusions: Path | None = Field(
+        default=None,
+        description="build exclusion rules: a JSON file of rules [{name, field, equals | in | "
+        "matches | below}]; excluded records are not indexed and are counted by rule",
+    )
+    collection_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="default weight of each collection in a multi-collection search "
+        "(JSON object {collection: 0 to 10}; recorded in the manifest)",
+    )
+    prior_boost: float = Field(
+        default=0.05, ge=0.0, le=0.2,
+        description="the most a record's feedback prior moves its hybrid score",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -287,6 +323,24 @@ class PipelineSettings(CommonSettings):
     def _no_suite(cls, v: object) -> object:
         return None if isinstance(v, str | Path) and str(v).strip().lower() in ("", "none") else v
 
+    @field_validator("exclusions")
+    @classmethod
+    def _exclusion_rules(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            load_rules_file(v, "build")
+        return v
+
+    @field_validator("collection_weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        names = [c.name for c in info.data.get("collections") or []]
+        for name, w in v.items():
+            if names and name not in names:
+                raise ValueError(f"{name!r} is not a configured collection ({', '.join(names)})")
+            if not 0.0 <= w <= 10.0:
+                raise ValueError(f"the weight of {name!r} is {w}: a weight is 0 to 10")
+        return v
+
     @field_validator("tokenizer")
     @classmethod
     def _tokenizer_words(cls, v: str | None) -> str | None:
@@ -303,9 +357,15 @@ class PipelineSettings(CommonSettings):
             return list(self.collections)
         return [self.collections[0].model_copy(update={"source": self.source})]
 
+    def exclusion_rules(self) -> list[Rule]:
+        """The build's exclusion rules ([] without a rules file)."""
+        return load_rules_file(self.exclusions, "build") if self.exclusions else []
+
     def build_fingerprint(self) -> dict[str, Any]:
-        """The settings that change a snapshot's bytes (recorded in the manifest)."""
-        return {
+        """The settings that change a snapshot's bytes (recorded in the manifest). Settings added
+        later appear only when set, so a build that leaves them unset writes what it wrote
+        before they existed."""
+        out: dict[str, Any] = {
             "collections": [{"name": c.name, "kind": c.kind} for c in self.collections],
             "max_reject_rate": self.max_reject_rate,
             "max_record_bytes": self.max_record_bytes,
@@ -314,6 +374,12 @@ class PipelineSettings(CommonSettings):
             "hnsw": self.hnsw.model_dump(),
             "fusion": self.fusion.model_dump(),
         }
+        rules = self.exclusion_rules()
+        if rules:
+            out["exclusions"] = [r.describe() for r in rules]
+        if self.collection_weights:
+            out["collection_weights"] = dict(sorted(self.collection_weights.items()))
+        return out
 
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (

@@ -141,6 +141,9 @@ def describe_type(annotation: object) -> str:
         return f"a JSON list ({describe_type(item)} each)"
     if isinstance(t, type) and issubclass(t, BaseModel):
         return "a JSON object {" + ", ".join(t.model_fields) + "}"
+    if get_origin(t) is dict:
+        key, value = get_args(t)
+        return f"a JSON object of {describe_type(key)} -> {describe_type(value)}"
     return _WORDS.get(t, getattr(t, "__name__", str(t)))
 
 

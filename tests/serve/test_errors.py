@@ -129,7 +129,8 @@ def test_unknown_route(client: TestClient) -> None:
     assert err["message"] == (
         "no route GET /v2/search; routes: POST /v1/search, GET /v1/records/{id}, "
         "GET /v1/snapshot, GET /livez, GET /readyz, GET /metrics, GET /, GET /records/{id}, "
-        "GET /openapi.json"
+        "GET /openapi.json, POST /v1/lookup, POST /v1/lookup/batch, GET /v1/records, "
+        "POST /v1/records, POST /v1/search/batch, POST /v1/context, POST /v1/feedback"
     )
 
 

@@ -271,7 +271,8 @@ def test_run_gates_writes_a_report_bound_to_the_manifest(built, hash_encoder, su
     report = run_gates(built.path, hash_encoder, GateSettings(), suite_path=suite)
     assert report.passed
     assert set(report.gates) == {
-        "integrity", "compatibility", "query_encoder", "ann_recall", "quality", "latency"
+        "integrity", "compatibility", "query_encoder", "ann_recall", "quality", "latency",
+        "exclusions",
     }
     on_disk = read_gate_report(built.path)
     assert on_disk is not None and on_disk.passed
