@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from pipelines.publish.runlock import run_lock
 from snapsearch.format.errors import SourceError
 
 from .cache import latest_entry
@@ -40,17 +41,19 @@ def fetch_source(
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
     clock = now or (lambda: datetime.now(UTC))
-    previous = latest_entry(root, source)
     scheme = _scheme(source)
-    if scheme in HTTP_SCHEMES:
-        return fetch_http(source, root, previous, timeout_s, retries, transport, clock, sleep)
-    if scheme is not None:
+    if scheme is not None and scheme not in HTTP_SCHEMES:
         raise SourceError(
             f"source {source} has unsupported scheme {scheme!r}",
             fix="use a local file or directory, or an http(s) URL",
         )
-    files, single = ingest_path(Path(source).expanduser(), root, source)
-    return record_version(root, source, files, previous, clock, None, None, single=single)
+    root.mkdir(parents=True, exist_ok=True)
+    with run_lock(root):  # its temp files are leftovers to anyone else only once it died
+        previous = latest_entry(root, source)
+        if scheme in HTTP_SCHEMES:
+            return fetch_http(source, root, previous, timeout_s, retries, transport, clock, sleep)
+        files, single = ingest_path(Path(source).expanduser(), root, source)
+        return record_version(root, source, files, previous, clock, None, None, single=single)
 
 
 def _scheme(source: str) -> str | None:

@@ -11,7 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
-from snapsearch.format import layout, links
+from pipelines.publish.runlock import run_lock
+from snapsearch.format import faults, layout, links
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.hashing import sha256_text
 from snapsearch.format.manifest import (
@@ -136,12 +137,24 @@ def build_snapshot(
     pin = encoder.pin
     digest = inputs_digest(specs, options, pin.fingerprint)
     snapshot_id = layout.new_snapshot_id(built, digest)
+    root.mkdir(parents=True, exist_ok=True)
+    with run_lock(root):  # a build dir is a leftover to anyone else only once its builder died
+        return _build(root, specs, encoder, options, built, digest, snapshot_id, log, progress)
+
+
+def _build(
+    root: Path, specs: Sequence[CollectionSpec], encoder: Encoder, options: BuildOptions,
+    built: datetime, digest: str, snapshot_id: str, log: Log,
+    progress: Callable[[int, int], None] | None,
+) -> BuildResult:
+    pin = encoder.pin
     timings: dict[str, float] = {"parse_s": 0.0, "encode_s": 0.0, "index_s": 0.0}
     reused = encoded = records = rejects = 0
     sources: list[SourceEntry] = []
     cache = EmbeddingCache(root)
     try:
         with SnapshotWriter(root, snapshot_id) as writer:
+            faults.point("build.started")
             for spec in specs:
                 kind = get_kind(spec.kind)
                 t0 = time.perf_counter()
@@ -157,6 +170,7 @@ def build_snapshot(
                     batch_size=options.batch_size, progress=progress,
                 )
                 timings["encode_s"] += stats.encode_seconds
+                faults.point("build.encoded")
                 log(
                     f"{spec.name}: embeddings reused {stats.reused}, encoded {stats.encoded}"
                     + (
@@ -182,6 +196,7 @@ def build_snapshot(
                                     sha256=f.sha256, bytes=f.bytes,
                                     records=parsed.total if len(spec.raw.files) == 1 else 0)
                     )
+            faults.point("build.written")
             t0 = time.perf_counter()
             manifest = writer.finish(
                 {
@@ -196,6 +211,7 @@ def build_snapshot(
                 }
             )
             timings["seal_s"] = time.perf_counter() - t0
+            faults.point("build.sealed")  # renamed into place; no gate report yet
     finally:
         cache.close()
     return BuildResult(

@@ -47,6 +47,11 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     root: Path = Field(default=REPO_ROOT / "snapshots", description="snapshot store root")
+    dagster_home: Path | None = Field(
+        default=None,
+        description="the store's Dagster instance (runs, materializations, checks), the "
+        "DAGSTER_HOME of `dagster dev` (default: _dagster in the store root)",
+    )
     encoder: EncoderBackend = Field(
         default="minilm",
         description="embedding model: 'minilm' (the pinned model) or 'hashing' (tests only)",
@@ -58,6 +63,10 @@ class CommonSettings(BaseSettings):
     encode_threads: int = Field(
         default=0, ge=0, le=256, description="torch threads while a build encodes; 0: every core"
     )
+
+    def dagster_home_dir(self) -> Path:
+        """Where the store's Dagster instance lives."""
+        return self.dagster_home or layout.dagster_dir(self.root)
 
     def encoder_factory(self) -> Callable[[], Encoder]:
         """Loads this process's one encoder for these settings (on the first call)."""
