@@ -63,21 +63,24 @@ def _execute(
 ) -> JobOutcome:
     job = build_definitions(StoreResource.of(s, force=force)).resolve_job_def(JOB_NAME)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    failure: BaseException | None = None  # raised below, outside the handlers: no chain
     try:
         result = job.execute_in_process(
             instance=instance, run_config=run_config, raise_on_error=True, run_id=run_id,
             tags={TRIGGER_TAG: "cli"},
         )
     except DagsterAssetCheckFailedError:
-        raise _gate_failure(instance, run_id) from None
+        failure = _gate_failure(instance, run_id)
     except (SnapshotError, SettingsError) as exc:
-        raise _cut(exc) from None
+        failure = _cut(exc)
     except DagsterExecutionStepExecutionError as exc:  # raised as such by older Dagster
-        raise _failed(run_id, exc.step_key, exc.user_exception) from None
+        failure = _failed(run_id, exc.step_key, exc.user_exception)
     except Exception as exc:  # noqa: BLE001 - anything else: one line, never a traceback loop
-        raise _failed(run_id, _step_of(exc), exc) from None
+        failure = _failed(run_id, _step_of(exc), exc)
     finally:
         leave_run(s.root, run_id)
+    if failure is not None:
+        raise failure
     if not result.success:
         raise _gate_failure(instance, run_id)
     outcome = result.output_for_node("published")
