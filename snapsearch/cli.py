@@ -164,6 +164,12 @@ def status(
     typer.echo(f"root:     {st.root}")
     typer.echo(f"current:  {st.current or '-'}")
     typer.echo(f"previous: {st.previous or '-'}")
+    if st.current is not None and st.previous == st.current:
+        typer.echo("warning:  previous == current (a publish or rollback was killed between its "
+                   "link flips); the next run or rollback repairs it from the publish log")
+    if st.run is not None:
+        who = ", ".join(f"{k} {v}" for k, v in st.run.items() if v)
+        typer.echo(f"run:      in progress ({who})")
     typer.echo("snapshots:")
     for s in st.snapshots:
         mark = "*" if s.is_current else ("p" if s.is_previous else " ")
