@@ -56,8 +56,3 @@ def repair_links(root: Path, *, now: Now | None = None) -> str | None:
         return f"{note}: {previous or '-'} -> {current}"
     return None
 
-
-def links_agree(root: Path) -> bool:
-    """Whether ``previous`` differs from ``current`` (or is absent)."""
-    current = links.current_id(root)
-    return current is None or links.previous_id(root) != current

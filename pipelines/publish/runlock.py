@@ -21,7 +21,6 @@ import fcntl
 import json
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -188,12 +187,3 @@ def run_in_progress(root: Path) -> bool:
         os.close(fd)
     return False
 
-
-def wait_free(root: Path, timeout_s: float) -> bool:
-    """Poll until no process holds the run lock (tests and drills); False on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while run_in_progress(root):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True

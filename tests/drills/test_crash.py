@@ -21,7 +21,7 @@ from pipelines.transform.build import CollectionSpec, build_options, build_snaps
 from pipelines.validate.gates import run_gates
 from snapsearch.format import layout, links
 from snapsearch.format.verify import verify_snapshot
-from snapsearch.settings import PipelineSettings
+from snapsearch.settings import GateSettings, PipelineSettings
 from tests.conftest import sample_records, write_jsonl
 from tests.drills.forked import CRASHED, crash_at
 
@@ -36,8 +36,11 @@ ROLLBACK_POINTS = [
 
 
 def settings_for(root: Path, source: Path) -> PipelineSettings:
-    return PipelineSettings(root=root, source=str(source), suite="none", encoder="hashing",
-                            retention=1)
+    """Crash safety is under test, not speed: a loaded machine's latency never fails a run."""
+    return PipelineSettings(
+        root=root, source=str(source), suite="none", encoder="hashing", retention=1,
+        gates=GateSettings(latency_p50_ms=60_000, latency_p95_ms=60_000),
+    )
 
 
 def plain_run(s: PipelineSettings, run_id: str = "drill") -> None:
