@@ -15,12 +15,12 @@ from typing import Any
 from eval.suite import (
     ATTR_NUMERIC,
     ATTR_TEXT,
-    FILTER_STRING_KEYS,
     NUMERIC_FIELDS,
     STRING_FIELDS,
     is_number,
 )
-from snapsearch.kinds.parts.grammar import parse_value
+from snapsearch.kinds import get_kind
+from snapsearch.search.filters import parse_filters, satisfies
 
 __all__ = [
     "COMPLIANCE_DEPTH",
@@ -115,38 +115,13 @@ def compliance(
     return ok / m
 
 
-def _numeric_values(record: Mapping[str, Any], attribute: str, key: str) -> list[float]:
-    """The attribute's numbers as the parts kind indexes them: ``attributes_numeric``, or the
-    display string read as one value (``"Zener voltage (nom)": "3.3V"``)."""
-    cell = ((record.get("attributes_numeric") or {}).get(attribute) or {}).get(key)
-    if isinstance(cell, Mapping) and is_number(cell.get("value")):
-        return [float(cell["value"])]
-    display = (record.get("attributes") or {}).get(attribute)
-    if isinstance(display, str):
-        value = parse_value(display.strip(), None)
-        if value is not None and value.unit == key:
-            return [value.value]
-    return []
-
-
-def filters_satisfied(record: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
-    """Whether a part record (raw parts-file format) meets the search API's hard filters
-    exactly as the engine applies them (strings equal; numeric bounds inclusive)."""
-    for name in FILTER_STRING_KEYS:
-        if name in filters and filters[name] is not None and record.get(name) != filters[name]:
-            return False
-    stock = record.get("stock") or 0
-    if filters.get("in_stock") is True and not stock > 0:
-        return False
-    if filters.get("in_stock") is False and stock != 0:
-        return False
-    if filters.get("stock_min") is not None and stock < filters["stock_min"]:
-        return False
-    for rng in filters.get("numeric") or []:
-        lo, hi = rng.get("min"), rng.get("max")
-        values = _numeric_values(record, rng["attribute"], rng["key"])
-        if not any((lo is None or v >= lo - abs(lo) * REL_TOL)
-                   and (hi is None or v <= hi + abs(hi) * REL_TOL)
-                   for v in values):
-            return False
-    return True
+def filters_satisfied(
+    record: Mapping[str, Any], filters: Mapping[str, Any], kind: str = "parts"
+) -> bool:
+    """Whether a record (the raw source format) meets the search API's hard filters exactly as
+    the engine applies them: the record kind writes its row, and the engine's own Python check
+    (``snapsearch.search.filters.satisfies``, the twin of its SQL) judges it, same tolerances."""
+    record_kind = get_kind(kind)
+    row = record_kind.to_row(dict(record))
+    checks = parse_filters(record_kind, kind, filters)
+    return satisfies(checks, row.filters, row.numeric)

