@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetCheckEvaluation, DagsterEventType, DagsterInstance
 from dagster._core.errors import DagsterAssetCheckFailedError, DagsterExecutionStepExecutionError
 
 from pipelines.definitions import JOB_NAME, build_definitions
@@ -125,7 +125,7 @@ def _gate_failure(instance: DagsterInstance, run_id: str) -> GateError:
     ).records:
         ev = record.event_log_entry.dagster_event
         data = ev.event_specific_data if ev is not None else None
-        if data is not None and not data.passed:
+        if isinstance(data, AssetCheckEvaluation) and not data.passed:
             failed.append(f"{data.check_name}: {data.description}")
     what = "; ".join(failed) or "a blocking check failed"
     return GateError(
