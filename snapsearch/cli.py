@@ -105,6 +105,10 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
             _fail(str(exc))
         except (KeyError, ValueError) as exc:
             _fail(str(exc).strip("'\""))
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - never a traceback (its chain may loop forever)
+            _fail(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
 
     return wrapper
 
@@ -129,6 +133,7 @@ def run(
     outcome = run_job(settings, force=force)
     typer.echo(outcome.note)
     typer.echo(f"current: {outcome.current}")
+    typer.echo(f"run: {outcome.run_id} (recorded in {settings.dagster_home_dir()})")
 
 
 @app.command()
@@ -165,6 +170,12 @@ def status(
     typer.echo(f"root:     {st.root}")
     typer.echo(f"current:  {st.current or '-'}")
     typer.echo(f"previous: {st.previous or '-'}")
+    if st.current is not None and st.previous == st.current:
+        typer.echo("warning:  previous == current (a publish or rollback was killed between its "
+                   "link flips); the next run or rollback repairs it from the publish log")
+    if st.run is not None:
+        who = ", ".join(f"{k} {v}" for k, v in st.run.items() if v)
+        typer.echo(f"run:      in progress ({who})")
     typer.echo("snapshots:")
     for s in st.snapshots:
         mark = "*" if s.is_current else ("p" if s.is_previous else " ")
@@ -183,11 +194,30 @@ def rollback(
     ] = None,
     root: RootOpt = None,
 ) -> None:
-    """Point `current` at `previous` (or at a named retained snapshot), atomically."""
+    # one logical line: typer's rich help keeps a docstring's line breaks
+    (
+        "Point `current` at `previous` (or at a named retained snapshot), atomically, after "
+        "verifying it in full; refuses a broken target or one that is already current."
+    )
     from pipelines.publish import rollback as do_rollback
 
-    ev = do_rollback(_store(_settings(CommonSettings, root=root)), snapshot_id)
+    settings = _settings(CommonSettings, root=root)
+    ev = do_rollback(_store(settings), snapshot_id)
     typer.echo(f"rolled back: current {ev.from_id or '-'} -> {ev.to_id}")
+    _record_rollback(settings, ev)
+
+
+def _record_rollback(settings: CommonSettings, event: Any) -> None:
+    """Record the rollback in the store's Dagster instance, where Dagster is installed (a
+    serve-only install has none; the rollback itself never depends on it)."""
+    try:
+        from pipelines.instance import record_rollback
+    except ImportError:
+        return
+    try:
+        record_rollback(settings, event)
+    except Exception as exc:  # noqa: BLE001 - the links moved; recording is best effort
+        typer.echo(f"warning: rollback not recorded in the Dagster instance: {exc}", err=True)
 
 
 @app.command()

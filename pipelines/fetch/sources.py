@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from pipelines.publish.runlock import run_lock
 from snapsearch.format.errors import SourceError
 from snapsearch.format.redact import redact_url
 
@@ -45,17 +46,19 @@ def fetch_source(
         raise ValueError(f"retries must be >= 0, got {retries}")
     clock = now or (lambda: datetime.now(UTC))
     shown = redact_url(source)
-    previous = latest_entry(root, shown)
     scheme = _scheme(source)
-    if scheme in HTTP_SCHEMES:
-        return fetch_http(source, root, previous, timeout_s, retries, transport, clock, sleep)
-    if scheme is not None:
+    if scheme is not None and scheme not in HTTP_SCHEMES:
         raise SourceError(
             f"source {shown} has unsupported scheme {scheme!r}",
             fix="use a local file or directory, or an http(s) URL",
         )
-    files, single = ingest_path(Path(source).expanduser(), root, source)
-    return record_version(root, source, files, previous, clock, None, None, single=single)
+    root.mkdir(parents=True, exist_ok=True)
+    with run_lock(root):  # its temp files are leftovers to anyone else only once it died
+        previous = latest_entry(root, shown)
+        if scheme in HTTP_SCHEMES:
+            return fetch_http(source, root, previous, timeout_s, retries, transport, clock, sleep)
+        files, single = ingest_path(Path(source).expanduser(), root, source)
+        return record_version(root, source, files, previous, clock, None, None, single=single)
 
 
 def _scheme(source: str) -> str | None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipelines.feedback.priors import FeedbackVotes, compute_priors
-from snapsearch.format import layout, links
+from pipelines.publish.runlock import run_lock
+from snapsearch.format import faults, layout, links
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.hashing import sha256_text
 from snapsearch.format.manifest import (
@@ -165,6 +166,18 @@ def build_snapshot(
     pin = encoder.pin
     digest = inputs_digest(specs, options, pin.fingerprint, feedback)
     snapshot_id = layout.new_snapshot_id(built, digest)
+    root.mkdir(parents=True, exist_ok=True)
+    with run_lock(root):  # a build dir is a leftover to anyone else only once its builder died
+        return _build(
+            root, specs, encoder, options, built, digest, snapshot_id, log, progress, feedback
+        )
+
+
+def _build(
+    root: Path, specs: Sequence[CollectionSpec], encoder: Encoder, options: BuildOptions,
+    built: datetime, digest: str, snapshot_id: str, log: Log,
+    progress: Callable[[int, int], None] | None, feedback: FeedbackVotes | None,
+) -> BuildResult:
     timings: dict[str, float] = {"parse_s": 0.0, "encode_s": 0.0, "index_s": 0.0}
     reused = encoded = records = rejects = 0
     sources: list[SourceEntry] = []
@@ -173,6 +186,7 @@ def build_snapshot(
     cache = EmbeddingCache(root)
     try:
         with SnapshotWriter(root, snapshot_id) as writer:
+            faults.point("build.started")
             for spec in specs:
                 kind = get_kind(spec.kind)
                 t0 = time.perf_counter()
@@ -197,6 +211,7 @@ def build_snapshot(
                     batch_size=options.batch_size, progress=progress,
                 )
                 timings["encode_s"] += stats.encode_seconds
+                faults.point("build.encoded")
                 log(
                     f"{spec.name}: embeddings reused {stats.reused}, encoded {stats.encoded}"
                     + (
@@ -236,6 +251,7 @@ def build_snapshot(
             for name, source in query.files.items():
                 writer.add_file(name, source)
             timings["query_encoder_s"] = time.perf_counter() - t0
+            faults.point("build.written")
             t0 = time.perf_counter()
             manifest = writer.finish(
                 {
@@ -251,6 +267,7 @@ def build_snapshot(
                 }
             )
             timings["seal_s"] = time.perf_counter() - t0
+            faults.point("build.sealed")  # renamed into place; no gate report yet
     finally:
         cache.close()
     return BuildResult(

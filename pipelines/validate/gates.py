@@ -7,17 +7,21 @@ ERROR gate that failed blocks publish. The latency gate lives in ``latency``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from eval.compliance import compliance, count_satisfying
 from eval.harness import QueryRun, run_query, score_runs
 from eval.suite import SuiteQuery, load_suite
-from snapsearch.format import layout
+from pipelines.publish.runlock import run_lock
+from snapsearch.format import faults, layout
 from snapsearch.format.ann import recall_at_k
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.gates import GateReport, GateResult, write_gate_report
@@ -155,6 +159,28 @@ def run_suite(
     return SuiteRun(runs, score_runs(runs, gains))
 
 
+def suite_compliance(
+    engine: SearchEngine, suite: Sequence[SuiteQuery], runs: Sequence[QueryRun],
+    collection: str | None,
+) -> tuple[float, int] | None:
+    """Mean compliance of the top results with the queries' constraints (parts suites), and the
+    number of queries it covers; None when no query has constraints something can meet."""
+    judged = [(q, r) for q, r in zip(suite, runs, strict=True) if q.constraints]
+    if not judged:
+        return None
+    col = engine.snapshot.collection(collection)
+    details = {str(d.get("lcsc", d.get("id"))): d for d in col.iter_details()}
+    values = []
+    for q, r in judged:
+        assert q.constraints is not None
+        satisfiable = count_satisfying(details.values(), q.constraints)
+        c = compliance([details[i] for i in r.ids[:10] if i in details], q.constraints,
+                       satisfiable)
+        if c is not None:
+            values.append(c)
+    return (sum(values) / len(values), len(values)) if values else None
+
+
 def _rr(run: QueryRun, expected: Sequence[str]) -> float:
     for i, rid in enumerate(run.ids[:10], 1):
         if rid in expected:
@@ -188,7 +214,14 @@ def gate_quality(
             problems.append(f"{key} {f.get(key, 0.0):.3f} < {minimum}")
     metrics: dict[str, object] = {k: round(v, 4) for k, v in f.items() if not k.endswith("_ms")}
     metrics.update(prior_metrics)
+    metrics.update({"min.hit@1": settings.hit1_min, "min.hit@10": settings.hit10_min,
+                    "min.mrr@10": settings.mrr_min})
+    comp = suite_compliance(engine, suite, cand.runs, collection)
+    if comp is not None:
+        metrics["compliance"], metrics["compliance_queries"] = round(comp[0], 4), comp[1]
     if baseline is not None:
+        metrics["baseline_id"] = baseline.snapshot.snapshot_id
+        metrics["regression_tolerance"] = settings.regression_tolerance
         base = run_suite(baseline, suite, collection=collection)
         for key in ("hit@10", "mrr@10", "ndcg@10"):
             drop = base.figures.get(key, 0.0) - f.get(key, 0.0)
@@ -225,6 +258,19 @@ def _skipped(why: str) -> GateResult:
     return GateResult(passed=False, description=f"not run: {why}")
 
 
+def _under_run_lock(fn: Callable[..., GateReport]) -> Callable[..., GateReport]:
+    """The gates read a snapshot and write its report: only the run in progress does that (a
+    snapshot being judged is not a leftover to another process)."""
+
+    @functools.wraps(fn)
+    def wrapper(snapshot_dir: Path, *args: Any, **kwargs: Any) -> GateReport:
+        with run_lock(snapshot_dir.parent):
+            return fn(snapshot_dir, *args, **kwargs)
+
+    return wrapper
+
+
+@_under_run_lock
 def run_gates(
     snapshot_dir: Path,
     encoder: Encoder,
@@ -291,7 +337,9 @@ def run_gates(
         ran_at=(now or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
         gates=results,
     )
+    faults.point("gates.judged")
     write_gate_report(snapshot_dir, report)
+    faults.point("gates.reported")
     return report
 
 

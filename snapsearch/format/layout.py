@@ -21,7 +21,8 @@ Store root (``snapshots/`` by default)::
       current -> <snapshot id>  the published snapshot (symlink, flipped atomically)
       previous -> <snapshot id> the one before it
       publish-log.jsonl         append-only publish events
-      .publish.lock             lock file held while publishing
+      .publish.lock             lock file held while publishing or rolling back (seconds)
+      .run.lock                 lock file held by the one run in progress, fetch to publish
       _raw/                     the fetch stage's raw cache:
         objects/<sha256>        raw bytes, content-addressed, written once (read-only)
         fetch-manifest.jsonl    one JSON line per new raw version, oldest first
@@ -32,7 +33,9 @@ Store root (``snapshots/`` by default)::
                                 (own sha256 inside) and bound to the manifest's sha256; written
                                 atomically (``_gates/.tmp-*`` while writing)
       _feedback/feedback.jsonl  append-only feedback events (POST /v1/feedback), read by builds
-      .tmp-*                    in-progress builds (removed when a build fails or by retention)
+      _dagster/                 the store's Dagster instance (DAGSTER_HOME): runs, events, checks
+      .tmp-*                    in-progress builds and temp files (a failed build removes its own;
+                                the next run removes every one left by a killed process)
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ CURRENT = "current"
 PREVIOUS = "previous"
 PUBLISH_LOG = "publish-log.jsonl"
 LOCK = ".publish.lock"
+RUN_LOCK = ".run.lock"
 RAW_DIR = "_raw"
 RAW_OBJECTS_DIR = "objects"
 FETCH_MANIFEST = "fetch-manifest.jsonl"
@@ -62,7 +66,9 @@ QUERY_TOKENIZER = "query-tokenizer.json"
 FEEDBACK_DIR = "_feedback"
 FEEDBACK_LOG = "feedback.jsonl"
 PRIORS = "priors.json"
+DAGSTER_DIR = "_dagster"
 TMP_PREFIX = ".tmp-"
+TMP_SUFFIX = ".tmp"  # a file being written next to its final name (e.g. gates.json.tmp)
 
 # Table names inside records.sqlite
 DETAIL_TABLE = "detail"
@@ -195,3 +201,13 @@ def onnx_cache_dir(root: Path, key: str) -> Path:
 def feedback_log_path(root: Path) -> Path:
     """The append-only feedback log (the server appends, builds read)."""
     return root / FEEDBACK_DIR / FEEDBACK_LOG
+
+
+def dagster_dir(root: Path) -> Path:
+    """The store's Dagster instance home (the default of SNAPSEARCH_DAGSTER_HOME)."""
+    return root / DAGSTER_DIR
+
+
+def is_temp_name(name: str) -> bool:
+    """A name only an unfinished write makes: ``.tmp-*`` or ``*.tmp``."""
+    return name.startswith(TMP_PREFIX) or name.endswith(TMP_SUFFIX)

@@ -48,6 +48,15 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     root: Path = Field(default=REPO_ROOT / "snapshots", description="snapshot store root")
+    dagster_home: Path | None = Field(
+        default=None,
+        description="the store's Dagster instance (runs, materializations, checks), the "
+        "DAGSTER_HOME of `dagster dev` (default: _dagster in the store root)",
+    )
+
+    def dagster_home_dir(self) -> Path:
+        """Where the store's Dagster instance lives."""
+        return self.dagster_home or layout.dagster_dir(self.root)
 
 
 class ServeSettings(CommonSettings):

@@ -183,7 +183,8 @@ def test_status_json(published: Path) -> None:
     result = invoke("status", "--root", published, "--json")
     assert result.exit_code == 0, result.output
     st = json.loads(result.stdout)
-    assert set(st) == {"root", "current", "previous", "snapshots", "events"}
+    assert set(st) == {"root", "current", "previous", "snapshots", "events", "run"}
+    assert st["run"] is None
     assert st["current"] == current(published) and st["previous"] is None
     (snap,) = st["snapshots"]
     assert set(snap) == {"snapshot_id", "path", "built_at", "bytes", "gates_passed",

@@ -130,6 +130,21 @@ def test_quality_fails_below_thresholds(built, engine, tmp_path):
     assert result.metrics["missed_at_10"] == [{"id": "x", "query": "ferrite bead"}]
 
 
+def test_quality_reports_compliance_and_its_thresholds(built, engine, tmp_path):
+    """The figures a failed gate is judged by are in its metrics, compliance included."""
+    from eval.suite import load_suite
+
+    constrained = tmp_path / "c.jsonl"
+    constrained.write_text(json.dumps({
+        "id": "r", "query": "10k 0402 resistor 1%", "expected": ["C25744"],
+        "constraints": {"package": {"eq": "0402"}},
+    }) + "\n")
+    result = gate_quality(engine(built.path), load_suite(constrained), GateSettings())
+    m = result.metrics
+    assert 0.0 <= m["compliance"] <= 1.0 and m["compliance_queries"] == 1
+    assert (m["min.hit@1"], m["min.hit@10"], m["min.mrr@10"]) == (0.6, 0.85, 0.65)
+
+
 def test_quality_blocks_a_regression_against_current(tmp_path, hash_encoder, engine, suite,
                                                      parts_file):
     """The candidate lost a part the current snapshot finds: the gate names the query."""
@@ -149,6 +164,7 @@ def test_quality_blocks_a_regression_against_current(tmp_path, hash_encoder, eng
     assert not result.passed
     assert "dropped" in result.description
     assert [w["id"] for w in result.metrics["worse_queries"]] == ["q3"]
+    assert result.metrics["baseline_id"] == good.snapshot_id
 
 
 # -- latency (issue 11, finding 11) -------------------------------------------------------
