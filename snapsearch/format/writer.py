@@ -179,7 +179,7 @@ class SnapshotWriter:
     def add_file(self, name: str, source: Path) -> None:
         """Copy ``source`` into the snapshot as ``name`` (a file name of ``layout``, e.g. the
         query encoder); ``finish`` checksums it with every other file."""
-        if name != Path(name).name or name in (layout.MANIFEST, layout.GATES, layout.SQLITE):
+        if name != Path(name).name or name in (layout.MANIFEST, layout.SEAL, layout.SQLITE):
             raise SnapshotError(f"{name!r} cannot be added to a snapshot")
         target = self.path / name
         if target.exists():

