@@ -48,10 +48,10 @@ def main() -> int:
             lines = [line for line in f if line.strip()]
         root = Path(tmp.name) / "snapshots"
         build_into(root, pick(lines, 0, 300))
-        settings = ServeSettings(root=root, encoder="hashing", reload_poll_s=0)
+        settings = ServeSettings(root=root, reload_poll_s=0)
     else:
         settings = load_settings(ServeSettings, {"root": args.root, "reload_poll_s": 0})
-    app = create_app(settings, encoder_factory=settings.encoder_factory())
+    app = create_app(settings)
     budget = {op: (round(p * args.scale), round(n * args.scale)) for op, (p, n) in BUDGET.items()}
     small = (round(SMALL[0] * args.scale), round(SMALL[1] * args.scale))
 

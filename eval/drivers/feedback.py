@@ -45,11 +45,10 @@ def feedback_round_trip(
     k: int = 10, log: Log = print,
 ) -> dict[str, Any]:
     collection = settings.collections[0].name
-    serve = ServeSettings(root=settings.root, encoder=settings.encoder, reload_poll_s=0,
-                          close_grace_s=0)
+    serve = ServeSettings(root=settings.root, reload_poll_s=0, close_grace_s=0)
     first = run_job(settings)
     log(f"1. published {first.current} ({first.note})")
-    with TestClient(create_app(serve, encoder_factory=serve.encoder_factory())) as client:
+    with TestClient(create_app(serve)) as client:
         before = _ranking(client, query, collection, k)
         if len(before) < target_rank:
             raise ValueError(f"{query!r} has {len(before)} hits, fewer than rank {target_rank}")
@@ -65,7 +64,7 @@ def feedback_round_trip(
     manifest = read_manifest(settings.root / second.current)
     log(f"3. published {second.current} ({second.note}); priors: "
         f"{manifest.priors.model_dump() if manifest.priors else None}")
-    with TestClient(create_app(serve, encoder_factory=serve.encoder_factory())) as client:
+    with TestClient(create_app(serve)) as client:
         after = _ranking(client, query, collection, k)
     rank_after = _rank_of(after, target)
     log(f"4. {query!r}: {target} at rank {rank_after} (was {target_rank})")

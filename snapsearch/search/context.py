@@ -21,8 +21,8 @@ installed model's), read with the ``tokenizers`` library.
 
 from __future__ import annotations
 
-import json
 import importlib
+import json
 import threading
 import time
 import uuid

@@ -18,6 +18,7 @@ from pipelines.publish.begin import begin_run
 from pipelines.publish.eligibility import passed_report
 from pipelines.publish.runlock import leave_run
 from pipelines.transform.build import CollectionSpec, build_options, build_snapshot
+from pipelines.transform.encoder import settings_encoder
 from pipelines.validate.gates import run_gates
 from snapsearch.format import layout, links
 from snapsearch.format.verify import verify_snapshot
@@ -48,7 +49,7 @@ def plain_run(s: PipelineSettings, run_id: str = "drill") -> None:
     gates, publish against the baseline."""
     begin_run(s.root, run_id)
     try:
-        encoder = s.encoder_factory()()
+        encoder = settings_encoder(s)
         raw = fetch_source(str(s.source), s.root)
         baseline = links.current_id(s.root)
         built = build_snapshot(s.root, [CollectionSpec("parts", "parts", raw)], encoder,

@@ -345,8 +345,7 @@ def test_query_filters_offset_and_collection_match_the_api(published: Path) -> N
     from serve.app import create_app
     from snapsearch.settings import ServeSettings
 
-    app = create_app(ServeSettings(root=published, encoder="hashing", reload_poll_s=0),
-                     encoder_factory=ServeSettings(encoder="hashing").encoder_factory())
+    app = create_app(ServeSettings(root=published, reload_poll_s=0))
     body = {"query": "resistor", "limit": 5, "collection": "parts", "filters": {
         "package": "0402", "in_stock": True, "library_type": "Basic", "stock_min": 10,
         "numeric": [{"attribute": "Resistance", "key": "resistance", "min": 1000}]}}
