@@ -227,9 +227,10 @@ def verify(
     model: Annotated[
         bool, typer.Option(help="Also check the snapshot's query encoder against the pin")
     ] = True,
-    gates: Annotated[
+    require_gates: Annotated[
         bool,
-        typer.Option(help="Also require a passing gate report (<root>/_gates/<id>.json); "
+        typer.Option("--gates/--no-gates",
+                     help="Also require a passing gate report (<root>/_gates/<id>.json); "
                           "--no-gates for a snapshot not validated yet"),
     ] = True,
 ) -> None:
@@ -248,10 +249,10 @@ def verify(
             "(give a snapshot directory, e.g. snapshots/current)"
         )
     manifest = verify_snapshot(
-        snapshot_dir, checksums=True, gates="passed" if gates else "if_present"
+        snapshot_dir, checksums=True, gates="passed" if require_gates else "if_present"
     )
     typer.echo(f"files: {len(manifest.files)} ok (sealed manifest, sizes and sha256)")
-    if gates:
+    if require_gates:
         typer.echo("gates: passed (sealed report bound to the manifest)")
     if model:
         open_query_encoder(snapshot_dir, manifest.model, where=f"snapshot {manifest.snapshot_id}")

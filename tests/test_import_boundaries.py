@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_from, sample_records, write_jsonl
+from tests.conftest import build_from, sample_records, write_jsonl, write_passing_gates
 from tests.tiny_onnx import TinyOnnxEncoder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,6 +62,7 @@ def onnx_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("onnx-store")
     root = tmp / "snapshots"
     result = build_from(write_jsonl(tmp / "p.jsonl", sample_records(60)), root, TinyOnnxEncoder())
+    write_passing_gates(result.path)  # serve and verify refuse a snapshot that was never judged
     links.flip(root, layout.CURRENT, result.snapshot_id)
     return root
 

@@ -6,8 +6,9 @@ one of them belongs to a process that died:
 
 - ``.tmp-*`` entries at the root: build directories of killed builds, snapshot dirs renamed
   away by an interrupted retention, temp links of an interrupted flip;
-- ``.tmp-*`` and ``*.tmp`` files in the fetch cache and in snapshot directories (a gate report
-  written to ``gates.json.tmp`` and never renamed);
+- ``.tmp-*`` and ``*.tmp`` files in the fetch cache and in snapshot directories;
+- in ``_gates/``: a gate report's temp file never renamed, and reports whose snapshot directory
+  is gone (``snapsearch.format.gates.gate_leftovers``);
 - snapshot directories that never got a gate report for their bytes (killed between the rename
   and the gates) and that neither ``current`` nor ``previous`` points at: nothing may publish
   them, nothing else will ever complete them.
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from snapsearch.format import faults, layout, links
 from snapsearch.format.errors import GateError
-from snapsearch.format.gates import read_gate_report
+from snapsearch.format.gates import gate_leftovers, read_gate_report
 from snapsearch.format.hashing import fsync_dir
 
 from .runlock import held_here
@@ -75,6 +76,7 @@ def find_leftovers(root: Path) -> list[Path]:
     pinned = {links.current_id(root), links.previous_id(root)}
     found: list[Path] = [p for p in root.iterdir() if p.name.startswith(layout.TMP_PREFIX)]
     found += _temp_files(layout.raw_dir(root)) if layout.raw_dir(root).is_dir() else []
+    found += gate_leftovers(root)
     for snap in layout.list_snapshot_dirs(root):
         if snap.name not in pinned and _never_gated(snap):
             found.append(snap)

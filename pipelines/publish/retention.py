@@ -20,6 +20,8 @@ from snapsearch.format.errors import GateError
 from snapsearch.format.gates import read_gate_report
 from snapsearch.format.hashing import fsync_dir
 
+from snapsearch.format.gates import remove_gate_report
+
 from .leftovers import clean_leftovers, remove_dir
 from .lock import store_lock
 from .runlock import held_here, run_lock
@@ -50,6 +52,7 @@ def retain(root: Path, keep: int) -> list[str]:
     removed: list[str] = []
     for path in old:
         if path.name not in pinned and remove_dir(root, path):
+            remove_gate_report(path)  # its report beside it goes with it
             removed.append(path.name)
             faults.point("retention.removed")
     if removed:

@@ -28,7 +28,7 @@ from snapsearch.format.feedback import FeedbackEvent, append_event, read_log
 from snapsearch.format.gates import read_gate_report
 from snapsearch.format.hashing import sha256_file, sha256_text
 from snapsearch.format.links import current_id
-from snapsearch.format.manifest import read_manifest
+from snapsearch.format.manifest import SCHEMA_VERSION, read_manifest
 from snapsearch.format.model import HashingEncoder
 from snapsearch.format.reader import open_snapshot
 from snapsearch.kinds import get_kind
@@ -95,13 +95,14 @@ def test_a_build_with_no_feedback_is_byte_identical_to_one_without(tmp_path: Pat
     # the inputs digest (so the snapshot id) is the one the build computed before the feature
     options = BuildOptions()
     before = sha256_text(json.dumps({
-        "format": 1,
+        "format": SCHEMA_VERSION,
         "collections": [
             {"name": n, "kind": k, "kind_version": get_kind(k).version,
              "raw": fetch_source(str(src), tmp_path / "b").digest}
             for n, k, src in (("parts", "parts", srcs[0]), ("notes", "text", srcs[1]))],
         "hnsw": options.hnsw.model_dump(), "fusion": options.fusion.model_dump(),
         "max_reject_rate": options.max_reject_rate,
+        "limits": [options.limits.max_record_bytes, options.limits.max_field_chars],
         "model": HashingEncoder(64).pin.fingerprint,
     }, sort_keys=True))
     assert without.manifest.inputs_digest == with_empty.manifest.inputs_digest == before

@@ -15,6 +15,7 @@ import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.definitions.metadata import FloatMetadataValue, IntMetadataValue
 
+from pipelines.validate.gates import GATE_NAMES
 from snapsearch.format import layout
 from tests.conftest import sample_records, write_jsonl
 
@@ -117,7 +118,10 @@ def test_materializations_carry_numeric_metadata(instance: DagsterInstance) -> N
 def test_check_evaluations_with_figures(instance: DagsterInstance) -> None:
     run = next(r for r in instance.get_runs() if r.status == DagsterRunStatus.SUCCESS)
     checks = check_evaluations(instance, run.run_id)
-    assert set(checks) == {"integrity", "compatibility", "ann_recall", "quality", "latency"}
+    assert set(checks) == set(GATE_NAMES) == {
+        "integrity", "compatibility", "query_encoder", "ann_recall", "quality", "latency",
+        "exclusions",
+    }
     assert all(c.passed for c in checks.values())
     assert isinstance(checks["ann_recall"].metadata["recall@10"], NUMBER)
     assert isinstance(checks["ann_recall"].metadata["minimum"], NUMBER)

@@ -24,8 +24,10 @@ def test_every_kind_of_leftover_goes(root: Path, make_snapshot: MakeSnapshot) ->
     (build / layout.SQLITE).write_bytes(b"half")
     flip_link = root / f"{links.LINK_TMP_PREFIX}current-abc"
     os.symlink(A, flip_link)
-    report_tmp = root / B / (layout.GATES + layout.TMP_SUFFIX)  # in the *current* snapshot
+    report_tmp = layout.gates_dir(root) / f"{layout.TMP_PREFIX}{B}-1a2b"  # never renamed
     report_tmp.write_text("{", encoding="utf-8")
+    orphan = layout.gate_report_path(root, "20261101T100000000000Z-ffffffff")  # its dir is gone
+    orphan.write_text("{}", encoding="utf-8")
     objects = layout.raw_objects_dir(root)
     objects.mkdir(parents=True)
     fetch_tmp = objects / f"{layout.TMP_PREFIX}k2j3"
@@ -34,7 +36,7 @@ def test_every_kind_of_leftover_goes(root: Path, make_snapshot: MakeSnapshot) ->
     for path in keep:
         path.write_text("mine", encoding="utf-8")
 
-    expected = sorted([never_gated, build, flip_link, report_tmp, fetch_tmp])
+    expected = sorted([never_gated, build, flip_link, report_tmp, orphan, fetch_tmp])
     assert find_leftovers(root) == expected
     with run_lock(root):
         removed = clean_leftovers(root)
@@ -49,7 +51,7 @@ def test_every_kind_of_leftover_goes(root: Path, make_snapshot: MakeSnapshot) ->
 def test_linked_snapshots_are_never_leftovers(root: Path, make_snapshot: MakeSnapshot) -> None:
     make_snapshot(A)
     publish(root, A)
-    (root / A / layout.GATES).unlink()  # current lost its report: serve refuses it, we keep it
+    layout.gate_report_path(root, A).unlink()  # current lost its report: serve refuses it, we keep it
     assert find_leftovers(root) == []
 
 
