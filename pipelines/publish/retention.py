@@ -17,10 +17,8 @@ from pathlib import Path
 
 from snapsearch.format import faults, layout, links
 from snapsearch.format.errors import GateError
-from snapsearch.format.gates import read_gate_report
+from snapsearch.format.gates import read_gate_report, remove_gate_report
 from snapsearch.format.hashing import fsync_dir
-
-from snapsearch.format.gates import remove_gate_report
 
 from .leftovers import clean_leftovers, remove_dir
 from .lock import store_lock
