@@ -124,7 +124,7 @@ def test_a_secret_source_url_is_recorded_nowhere(tmp_path: Path, secret_url: str
     result = invoke("run", "--root", root, "--source", secret_url, "--suite", "none")
     assert result.exit_code == 0, result.output
     client_settings = ServeSettings(root=root, reload_poll_s=0)
-    app = create_app(client_settings, encoder_factory=lambda _snapshot: HashingEncoder(64))
+    app = create_app(client_settings, encoder_factory=lambda _s: HashingEncoder(64))
     with TestClient(app) as client:
         snapshot = client.get("/v1/snapshot").text
     places = {
@@ -148,7 +148,7 @@ def test_the_snapshot_endpoint_shows_no_local_paths_unless_configured(
     build(root)
     for show, expect_path in ((False, False), (True, True)):
         settings = ServeSettings(root=root, reload_poll_s=0, show_paths=show)
-        with TestClient(create_app(settings, encoder_factory=lambda _snapshot: HashingEncoder(64))) as c:
+        with TestClient(create_app(settings, encoder_factory=lambda _s: HashingEncoder(64))) as c:
             body = c.get("/v1/snapshot").text
         assert (str(tmp_path) in body) is expect_path, body[:500]
         uri = json.loads(body)["manifest"]["sources"][0]["uri"]

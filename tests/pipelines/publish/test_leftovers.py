@@ -51,7 +51,7 @@ def test_every_kind_of_leftover_goes(root: Path, make_snapshot: MakeSnapshot) ->
 def test_linked_snapshots_are_never_leftovers(root: Path, make_snapshot: MakeSnapshot) -> None:
     make_snapshot(A)
     publish(root, A)
-    layout.gate_report_path(root, A).unlink()  # current lost its report: serve refuses it, we keep it
+    layout.gate_report_path(root, A).unlink()  # current lost its report: serve refuses it; kept
     assert find_leftovers(root) == []
 
 
