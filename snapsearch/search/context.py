@@ -267,7 +267,13 @@ def _shrink_to_fit(e: Entry, fits: Callable[[], bool]) -> bool:
     e.cut(lo)
     if not fits():
         return False
-    while lo < hi:  # the largest length that fits: lo fits, hi+1 may not
+    _cut_to_largest(e, lo, hi, fits)
+    return True
+
+
+def _cut_to_largest(e: Entry, lo: int, hi: int, fits: Callable[[], bool]) -> None:
+    """Cut ``e`` to the largest length in [lo, hi] that fits (``lo`` fits)."""
+    while lo < hi:  # lo fits, hi+1 may not
         mid = (lo + hi + 1) // 2
         e.cut(mid)
         if fits():
@@ -275,7 +281,6 @@ def _shrink_to_fit(e: Entry, fits: Callable[[], bool]) -> bool:
         else:
             hi = mid - 1
     e.cut(lo)
-    return True
 
 
 def _grow(e: Entry, fits: Callable[[], bool]) -> None:
@@ -284,15 +289,7 @@ def _grow(e: Entry, fits: Callable[[], bool]) -> None:
     if fits():
         return
     e.cut(current)
-    lo, hi = current, e.longest()
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        e.cut(mid)
-        if fits():
-            lo = mid
-        else:
-            hi = mid - 1
-    e.cut(lo)
+    _cut_to_largest(e, current, e.longest(), fits)
 
 
 # -- the entry point ------------------------------------------------------------------------------
