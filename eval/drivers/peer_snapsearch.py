@@ -1,0 +1,66 @@
+"""snapsearch as a peer: the eval snapshot in a store of its own, searched in-process as
+`snapsearch query` does (open read-only, the settings' encoder, model pin checked, SearchEngine).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from eval.drivers.peer_files import read_meta
+from snapsearch.format import links
+from snapsearch.format.links import resolve_current
+from snapsearch.format.model import check_pin
+from snapsearch.format.reader import open_snapshot
+from snapsearch.search.engine import SearchEngine
+from snapsearch.search.types import Mode, SearchRequest
+from snapsearch.settings import CommonSettings, load_settings
+
+MODES: tuple[Mode, ...] = ("hybrid", "vector", "lexical")
+
+
+def store_of(index_dir: Path) -> Path:
+    """The store root `snapsearch serve --root` takes (its `current` is the eval snapshot)."""
+    return index_dir / "store"
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)  # snapshot files are immutable: a hard link is a free copy
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def build(corpus: Path, index_dir: Path, model_dir: Path) -> None:
+    snapshot = Path(str(read_meta(corpus)["snapshot"]))
+    store = store_of(index_dir)
+    store.mkdir(parents=True, exist_ok=True)
+    dest = store / snapshot.name
+    if not dest.exists():
+        shutil.copytree(snapshot, dest, copy_function=_link_or_copy)
+    links.flip(store, "current", snapshot.name)
+
+
+class SnapsearchIndex:
+    def __init__(self, index_dir: Path, mode: Mode) -> None:
+        settings = load_settings(CommonSettings)
+        self.mode = mode
+        self.snap = open_snapshot(resolve_current(store_of(index_dir)))
+        encoder = settings.encoder_factory()() if mode != "lexical" else None
+        if encoder is not None:
+            check_pin(self.snap.manifest.model, encoder, where=f"snapshot {self.snap.snapshot_id}")
+        self.engine = SearchEngine(self.snap, encoder)
+
+    def search(self, text: str, k: int) -> list[str]:
+        req = SearchRequest(query=text[:512] or "?", limit=k, mode=self.mode)
+        return [h.id for h in self.engine.search(req).hits]
+
+    def close(self) -> None:
+        self.snap.close()
+
+
+def open_index(index_dir: Path, model_dir: Path, mode: str) -> SnapsearchIndex:
+    if mode not in MODES:
+        raise ValueError(f"snapsearch answers {', '.join(MODES)}, not {mode!r}")
+    return SnapsearchIndex(index_dir, mode)  # type: ignore[arg-type]
