@@ -5,7 +5,6 @@ query-embedding cache a previous level filled, and every level adds a cold-start
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from eval.drivers.peer_process import PEER_ENV, PeerError, tail
+from eval.drivers.peer_process import PeerError, peer_env, tail
 from eval.drivers.peer_report import median
 from eval.drivers.peer_worker import rss_mb
 from eval.metrics import percentile
@@ -39,7 +38,7 @@ class ServeProcess:
 
     def __enter__(self) -> ServeProcess:
         exe = Path(sys.executable).with_name("snapsearch")
-        env = {**os.environ, **PEER_ENV, "SNAPSEARCH_RELOAD_POLL_S": "0"}
+        env = peer_env({"SNAPSEARCH_RELOAD_POLL_S": "0"})
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._err = open(self.log_path, "ab")  # closed in __exit__
         t0 = time.perf_counter()

@@ -24,6 +24,15 @@ PEER_ENV = {
 }
 
 
+
+
+def peer_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with PEER_ENV, bytecode caching allowed (a deployment has its
+    .pyc files; without them every start would compile each system's Python modules again)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **PEER_ENV, **(extra or {})}
+
+
 class PeerError(RuntimeError):
     """A worker failed, said nothing, or ran past its deadline (the message names the system)."""
 
@@ -48,7 +57,7 @@ def run_worker(
     run = WorkerRun()
     with open(log_path, "ab") as err, subprocess.Popen(
         worker_command(*args), stdout=subprocess.PIPE, stderr=err, cwd=cwd,
-        env={**os.environ, **PEER_ENV, **(env or {})},
+        env=peer_env(env),
     ) as proc:
         t0 = time.perf_counter()
         timer = threading.Timer(timeout_s, proc.kill)
