@@ -5,7 +5,8 @@
     python -m eval fusion PATH                             fusion grid on a BEIR train split
     python -m eval bench [--json OUT]                      build, rebuild, latency, cold start, RSS
     python -m eval suites [--check] [--full PATH] [--report]   write (or check) eval/suites/*.jsonl
-    python -m eval peers [--corpus C] [--system S] [--json OUT]   vs txtai, LanceDB, Chroma
+    python -m eval peers [--corpus C] [--system S] [--max-queries N] [--json OUT]
+                                                           vs txtai, LanceDB, Chroma
 """
 
 from __future__ import annotations
@@ -305,6 +306,10 @@ def peers(
     work: Annotated[
         Path, typer.Option(help="The peers' exported corpora, indexes and logs")
     ] = Path(".cache") / "peers",
+    max_queries: Annotated[
+        int | None, typer.Option("--max-queries", min=1,
+                                 help="Time and score only each corpus's first N queries (smoke)")
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write figures as JSON")] = None,
     markdown: Annotated[
         bool, typer.Option("--markdown", help="Also print the tables as Markdown")
@@ -314,8 +319,8 @@ def peers(
     RSS, index size, nDCG@10 (fresh processes), and snapsearch serve over HTTP."""
     from snapsearch.format.model import default_model_path
 
-    from .drivers.peer_corpus import parts_corpus, scifact_corpus
-    from .drivers.peer_report import markdown_table, text_table
+    from .drivers.peer_corpus import first_queries, parts_corpus, scifact_corpus
+    from .drivers.peer_report import markdown_http, markdown_table, text_table
     from .drivers.peers import choose, missing_packages, run_peers
 
     makers = {"scifact": lambda: scifact_corpus(scifact_path),
@@ -325,7 +330,7 @@ def peers(
         if unknown:
             raise ValueError(f"unknown corpus {unknown[0]!r}: expected scifact or parts-25k")
         systems = choose(system)
-        corpora = [makers[c]() for c in corpus or makers]
+        corpora = [first_queries(makers[c](), max_queries) for c in corpus or makers]
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -347,6 +352,8 @@ def peers(
         print(text_table(c))
         if markdown:
             print("\n" + markdown_table(c))
+            if c.get("http"):
+                print("\n" + markdown_http(c))
     for t in out["targets"]:
         print(f"target: {t['target']}: {t['value']} -> {'met' if t['met'] else 'NOT met'}")
     _write(json_out, out)

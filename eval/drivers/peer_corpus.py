@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class PeerCorpus:
     queries: list[tuple[str, str]]  # (id, text): every one is timed
     gains: dict[str, dict[str, float]]  # judged queries only are scored
     note: str = ""
+    suite: Path | None = None  # the query suite snapsearch's validate gates run (None: none)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,17 @@ def parts_corpus(source: Path, suite_path: Path) -> PeerCorpus:
     gains = {q.id: {e: 1.0 for e in q.expected} for q in suite if q.expected}
     return PeerCorpus("parts-25k", "parts", "parts", source, [(q.id, q.query) for q in suite],
                       gains, note=f"{suite_path.name}: the {len(suite)} queries without filters "
-                      f"({len(gains)} with expected ids)")
+                      f"({len(gains)} with expected ids)", suite=suite_path)
+
+
+def first_queries(corpus: PeerCorpus, n: int | None) -> PeerCorpus:
+    """The corpus with only its first ``n`` queries timed and scored (a smoke run)."""
+    if n is None or n >= len(corpus.queries):
+        return corpus
+    kept = corpus.queries[:n]
+    ids = {i for i, _ in kept}
+    return replace(corpus, queries=kept, gains={q: g for q, g in corpus.gains.items() if q in ids},
+                   note=f"{corpus.note}; only the first {n} queries (--max-queries)")
 
 
 def _records(path: Path) -> list[Any]:
@@ -83,6 +94,10 @@ def embedded_texts(source: Path, kind_name: str) -> dict[str, str]:
     return out
 
 
+def _suite(corpus: PeerCorpus) -> str | None:
+    return str(corpus.suite.resolve()) if corpus.suite else None
+
+
 def prepare(corpus: PeerCorpus, root: Path, work: Path, encoder: Encoder,
             log=print) -> Prepared:  # type: ignore[no-untyped-def]
     """Build (or reuse) the eval snapshot and export it for the peers (reused when unchanged)."""
@@ -96,7 +111,8 @@ def prepare(corpus: PeerCorpus, root: Path, work: Path, encoder: Encoder,
     meta_path = out / META
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("snapshot") == str(snap_dir) and (out / VECTORS).is_file():
+        if (meta.get("snapshot") == str(snap_dir) and (out / VECTORS).is_file()
+                and meta.get("suite") == _suite(corpus)):
             return Prepared(corpus, out, queries, snap_dir, meta["digest"], meta["docs"], meta)
     log(f"exporting {corpus.name} for the peers")
     texts = embedded_texts(corpus.source, corpus.kind)
@@ -116,7 +132,7 @@ def prepare(corpus: PeerCorpus, root: Path, work: Path, encoder: Encoder,
     digest = hashlib.sha256(docs + vectors.tobytes()).hexdigest()
     meta = {"snapshot": str(snap_dir), "collection": corpus.collection, "kind": corpus.kind,
             "docs": len(ids), "dim": int(vectors.shape[1]), "digest": digest,
-            "model_fingerprint": model.fingerprint}
+            "model_fingerprint": model.fingerprint, "suite": _suite(corpus)}
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return Prepared(corpus, out, queries, snap_dir, digest, len(ids), meta)
 

@@ -32,14 +32,27 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def build(corpus: Path, index_dir: Path, model_dir: Path) -> None:
-    snapshot = Path(str(read_meta(corpus)["snapshot"]))
+def build(corpus: Path, index_dir: Path, model_dir: Path) -> dict[str, object]:
+    """The eval snapshot in a store of its own, validated as the pipeline's validate stage does
+    (the gates, with the corpus's suite when it has one), so `snapsearch serve` will serve it."""
+    from pipelines.validate.gates import run_gates
+    from snapsearch.settings import PipelineSettings
+
+    meta = read_meta(corpus)
+    snapshot = Path(str(meta["snapshot"]))
     store = store_of(index_dir)
     store.mkdir(parents=True, exist_ok=True)
     dest = store / snapshot.name
     if not dest.exists():
         shutil.copytree(snapshot, dest, copy_function=_link_or_copy)
+    suite = meta.get("suite")
+    encoder = load_settings(CommonSettings).encoder_factory()()
+    report = run_gates(dest, encoder, PipelineSettings().gates,
+                       suite_path=Path(str(suite)) if suite else None)
     links.flip(store, "current", snapshot.name)
+    return {"snapshot": snapshot.name, "gates_passed": report.passed,
+            "gates": {n: {"passed": g.passed, "description": g.description}
+                      for n, g in report.gates.items()}}
 
 
 class SnapsearchIndex:

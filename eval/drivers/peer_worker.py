@@ -7,7 +7,7 @@ SYSTEM is a registered name (``snapsearch``, ``txtai``, ``lancedb``, ``chroma``)
 path of a module that provides the same three names (a test's fake peer)::
 
     MODES: tuple[str, ...]                                    the modes it answers, first = default
-    def build(corpus: Path, index_dir: Path, model_dir: Path) -> None
+    def build(corpus: Path, index_dir: Path, model_dir: Path) -> dict | None  # facts to keep
     def open_index(index_dir: Path, model_dir: Path, mode: str) -> Index   # .search(text, k) -> ids
 
 The protocol: the worker moves its own stdout to stderr (so whatever a library prints cannot
@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             t0 = time.perf_counter()
             args.index.mkdir(parents=True, exist_ok=True)
-            mod.build(args.corpus, args.index, args.model)
-            _emit(out, "built", seconds=round(time.perf_counter() - t0, 2))
+            info = mod.build(args.corpus, args.index, args.model) or {}
+            _emit(out, "built", seconds=round(time.perf_counter() - t0, 2), **info)
         else:
             mode = args.mode or mod.MODES[0]
             if mode not in mod.MODES:

@@ -10,6 +10,7 @@ them alike. snapsearch is also measured behind `snapsearch serve` over loopback 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -22,7 +23,7 @@ from typing import Any
 
 from eval.drivers.peer_corpus import PeerCorpus, Prepared, prepare
 from eval.drivers.peer_http import serve_bench
-from eval.drivers.peer_process import run_worker
+from eval.drivers.peer_process import PeerError, run_worker
 from eval.drivers.peer_report import ratios, summarize, targets
 from eval.drivers.peer_snapsearch import store_of
 from snapsearch.format.model import Encoder
@@ -79,19 +80,30 @@ def versions() -> dict[str, str]:
     return out
 
 
-def build_index(system: System, prep: Prepared, work: Path, model_dir: Path, log: Log) -> Path:
-    """The system's index of the corpus, built in a process of its own (reused when built)."""
-    name = f"{system.module.replace('.', '_')}-{prep.digest[:12]}"
+def index_key(system: System, prep: Prepared) -> str:
+    """What an index depends on: the exported docs and vectors; for snapsearch, its snapshot and
+    the suite its gates ran (the store holds that snapshot and its gate report)."""
+    if system.module != "snapsearch":
+        return prep.digest[:12]
+    basis = json.dumps([prep.digest, prep.meta.get("snapshot"), prep.meta.get("suite")])
+    return hashlib.sha256(basis.encode()).hexdigest()[:12]
+
+
+def build_index(system: System, prep: Prepared, work: Path, model_dir: Path,
+                log: Log) -> tuple[Path, dict[str, Any]]:
+    """The system's index of the corpus, built in a process of its own (reused when built), and
+    what its build reported."""
+    name = f"{system.module.replace('.', '_')}-{index_key(system, prep)}"
     index = work / prep.corpus.name / "index" / name
     done = index / ".built.json"
     if done.is_file():
-        return index
+        return index, json.loads(done.read_text(encoding="utf-8"))
     log(f"  building {system.module} index of {prep.corpus.name} ({prep.docs} docs)")
     run = run_worker(["build", system.module, str(prep.dir), str(index), "--model",
                       str(model_dir)], label=f"{system.module} build",
                      log_path=work / "logs" / f"{prep.corpus.name}-{system.module}-build.log")
     done.write_text(json.dumps(run.events["built"]) + "\n", encoding="utf-8")
-    return index
+    return index, run.events["built"]
 
 
 def measure_once(system: System, prep: Prepared, index: Path, model_dir: Path, work: Path,
@@ -111,7 +123,8 @@ def compare_corpus(
     prep: Prepared, systems: list[System], work: Path, model_dir: Path, *, repeats: int,
     http_levels: tuple[int, ...], k: int, log: Log,
 ) -> dict[str, Any]:
-    indexes = {s.module: build_index(s, prep, work, model_dir, log) for s in systems}
+    built = {s.module: build_index(s, prep, work, model_dir, log) for s in systems}
+    indexes = {m: b[0] for m, b in built.items()}
     measured: dict[str, list[dict[str, Any]]] = {s.name: [] for s in systems}
     for r in range(repeats):
         for s in systems[r % len(systems):] + systems[:r % len(systems)]:  # take turns
@@ -125,13 +138,18 @@ def compare_corpus(
         "docs": prep.docs, "queries": len(prep.corpus.queries),
         "judged": len(prep.corpus.gains), "note": prep.corpus.note, "k": k,
         "snapshot": prep.snapshot.name, "systems": rows, "ratios": ratios(rows),
+        "builds": {m: b[1] for m, b in built.items()},
     }
     ours = next((s for s in systems if s.module == "snapsearch"), None)
     if ours is not None and http_levels:
         log(f"  snapsearch serve on {prep.corpus.name}: HTTP at concurrency {http_levels}")
-        out["http"] = serve_bench(store_of(indexes[ours.module]),
-                                  [t for _, t in prep.corpus.queries], http_levels,
-                                  work / "logs" / prep.corpus.name, log=log)
+        try:
+            out["http"] = serve_bench(store_of(indexes[ours.module]),
+                                      [t for _, t in prep.corpus.queries], http_levels,
+                                      work / "logs" / prep.corpus.name, log=log)
+        except PeerError as exc:  # the in-process figures stand; the table says why HTTP lacks
+            log(f"  snapsearch serve failed: {exc}")
+            out["http"] = {"error": str(exc)}
     return out
 
 

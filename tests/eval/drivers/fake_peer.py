@@ -15,9 +15,10 @@ from eval.drivers.peer_files import read_docs
 MODES = ("hybrid", "vector")
 
 
-def build(corpus: Path, index_dir: Path, model_dir: Path) -> None:
+def build(corpus: Path, index_dir: Path, model_dir: Path) -> dict[str, object]:
     ids, texts, _ = read_docs(corpus)
     (index_dir / "index.json").write_text(json.dumps({"ids": ids, "texts": texts}))
+    return {"fake": True}  # facts a build reports travel in its "built" event
 
 
 class FakeIndex:

@@ -11,10 +11,17 @@ import pytest
 from typer.testing import CliRunner
 
 from eval.__main__ import app
-from eval.drivers.peer_corpus import PeerCorpus, Prepared
+from eval.drivers.peer_corpus import PeerCorpus, Prepared, first_queries
 from eval.drivers.peer_files import DOCS, VECTORS
 from eval.drivers.peer_process import PeerError, run_worker
-from eval.drivers.peer_report import markdown_table, ratios, summarize, targets, text_table
+from eval.drivers.peer_report import (
+    markdown_http,
+    markdown_table,
+    ratios,
+    summarize,
+    targets,
+    text_table,
+)
 from eval.drivers.peers import System, choose, compare_corpus, missing_packages
 
 FAKE = "tests.eval.drivers.fake_peer"
@@ -41,7 +48,7 @@ def test_a_worker_builds_then_answers_in_a_fresh_process(prepared: Prepared,
     index, log = tmp_path / "index", tmp_path / "worker.log"
     built = run_worker(["build", FAKE, str(prepared.dir), str(index), "--model", "none"],
                        label="fake build", log_path=log)
-    assert "built" in built.events and (index / "index.json").is_file()
+    assert built.events["built"]["fake"] is True and (index / "index.json").is_file()
     run = run_worker(["measure", FAKE, str(index), str(prepared.queries), "--model", "none",
                       "--k", "2"], label="fake", log_path=log)
     ready, done = run.events["ready"], run.events["done"]
@@ -101,10 +108,20 @@ def test_ratios_are_to_the_best_peer_and_latency_only_within_a_mode() -> None:
 
     corpora = {"scifact": {"systems": rows, "ratios": r},
                "parts-25k": {"systems": rows, "ratios": r}}
-    got = {t["target"].split(",")[0] + str(t["limit"]): t["met"] for t in targets(corpora)}
-    assert got == {"cold start (spawn -> first answer)0.3": True, "cold start1.5": True,
-                   "in-process hybrid p500.7": True}
+    got = {t["target"].split(",")[0] + " " + str(t["limit"]): t["met"] for t in targets(corpora)}
+    assert got == {"cold start (spawn -> first answer) 0.3": True, "cold start 1.5": True,
+                   "RSS when ready 250.0": True, "in-process hybrid p50 (uncached; the suite's "
+                   "queries without filters) 6.0": False, "in-process hybrid p50 0.7": True}
     assert targets({}) == []
+    http = {"cold_start_s": 0.9, "rss_ready_mb": 300.0, "cold_start_s_each": [0.9],
+            "levels": {"8": {"requests": 3, "errors": 0, "p50_ms": 5.0, "p95_ms": 9.0,
+                             "qps": 100.0, "rss_after_mb": 310.0}}}
+    served = targets({"parts-25k": {"systems": rows, "ratios": r, "http": http}})
+    assert [(t["value"], t["met"]) for t in served if "serve" in t["target"]] == [
+        (0.9, True), (300.0, False)]
+    assert "| 8 | 3 | 0 | 5.0 | 9.0 | 100.0 | 310 |" in markdown_http({"http": http})
+    assert "no HTTP figures (refused)" in markdown_http({"http": {"error": "refused"}})
+    assert "no HTTP figures: refused" in text_table({"systems": rows, "http": {"error": "refused"}})
 
     corpus = {"systems": rows, "ratios": r}
     assert "0.20x" in text_table(corpus) and "| **snapsearch** | hybrid |" in markdown_table(corpus)
@@ -134,6 +151,18 @@ def test_compare_corpus_with_fake_peers_end_to_end(prepared: Prepared, tmp_path:
     assert row["index_bytes"] > 0 and len(row["cold_start_s_each"]) == 2
     assert out["ratios"]["snapsearch"]["cold_start_s"]["peer"] == "other"
     assert out["ratios"]["snapsearch"]["p50_ms"] is None  # no hybrid peer
+    assert out["builds"][FAKE]["fake"] is True  # what the build reported, kept with the index
+    again = compare_corpus(prepared, systems[:1], tmp_path / "work", Path("none"), repeats=1,
+                           http_levels=(), k=10, log=lambda _: None)
+    assert again["builds"][FAKE]["fake"] is True  # reused: read back from .built.json
+
+
+def test_max_queries_keeps_the_first_queries_and_their_judgements() -> None:
+    corpus = PeerCorpus("tiny", "text", "docs", Path("none"), QUERIES, GAINS, note="n")
+    two = first_queries(corpus, 1)
+    assert two.queries == QUERIES[:1] and two.gains == {"q1": GAINS["q1"]}
+    assert "first 1 queries" in two.note
+    assert first_queries(corpus, None) is corpus and first_queries(corpus, 9) is corpus
 
 
 def test_choosing_systems_and_missing_packages() -> None:
