@@ -3,7 +3,8 @@
 Each corpus is built into a snapsearch eval snapshot through the pipeline code (embeddings reused
 from the store's cache), then exported to a folder every peer builds its index from: the records'
 embedded text (the kind's own template, what snapsearch embedded) and their vectors, in snapshot
-order. Index building is not a compared figure, so the peers take these vectors instead of
+order, and the text of its lexical fields (what snapsearch's BM25 indexes, for the peers' full-text
+indexes). Index building is not a compared figure, so the peers take these vectors instead of
 encoding the corpus again; every system still encodes the *queries* with its own runtime.
 """
 
@@ -25,6 +26,8 @@ from eval.suite import load_suite
 from snapsearch.format.model import Encoder
 from snapsearch.format.reader import open_snapshot
 from snapsearch.kinds import RejectRecord, get_kind
+
+EXPORT_VERSION = 2  # 2: docs carry "lexical"
 
 
 @dataclass(frozen=True)
@@ -81,16 +84,20 @@ def _records(path: Path) -> list[Any]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def embedded_texts(source: Path, kind_name: str) -> dict[str, str]:
-    """Record id -> the text the kind embeds (the first record of an id wins, as in the build)."""
+def embedded_texts(source: Path, kind_name: str) -> dict[str, tuple[str, str]]:
+    """Record id -> (the text the kind embeds, the text of its lexical fields joined): what
+    snapsearch embeds and what its BM25 indexes (a peer's full-text index gets the same words,
+    e.g. a part's LCSC code, which is not in the embedded text). The first record of an id wins,
+    as in the build."""
     kind = get_kind(kind_name)
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, str]] = {}
     for raw in _records(source):
         try:
             row = kind.to_row(raw)
         except RejectRecord:
             continue
-        out.setdefault(row.id, row.text)
+        lexical = " ".join(str(v) for v in row.lexical.values() if v not in (None, ""))
+        out.setdefault(row.id, (row.text, lexical))
     return out
 
 
@@ -112,7 +119,8 @@ def prepare(corpus: PeerCorpus, root: Path, work: Path, encoder: Encoder,
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if (meta.get("snapshot") == str(snap_dir) and (out / VECTORS).is_file()
-                and meta.get("suite") == _suite(corpus)):
+                and meta.get("suite") == _suite(corpus)
+                and meta.get("export") == EXPORT_VERSION):
             return Prepared(corpus, out, queries, snap_dir, meta["digest"], meta["docs"], meta)
     log(f"exporting {corpus.name} for the peers")
     texts = embedded_texts(corpus.source, corpus.kind)
@@ -125,14 +133,15 @@ def prepare(corpus: PeerCorpus, root: Path, work: Path, encoder: Encoder,
     if missing:
         raise ValueError(f"{corpus.source}: {len(missing)} snapshot ids have no record "
                          f"(first {missing[:3]}); rebuild the eval snapshot")
-    docs = "".join(json.dumps({"id": i, "text": texts[i]}, ensure_ascii=False) + "\n"
-                   for i in ids).encode("utf-8")
+    docs = "".join(json.dumps({"id": i, "text": texts[i][0], "lexical": texts[i][1]},
+                              ensure_ascii=False) + "\n" for i in ids).encode("utf-8")
     (out / DOCS).write_bytes(docs)
     np.save(out / VECTORS, vectors, allow_pickle=False)
     digest = hashlib.sha256(docs + vectors.tobytes()).hexdigest()
     meta = {"snapshot": str(snap_dir), "collection": corpus.collection, "kind": corpus.kind,
             "docs": len(ids), "dim": int(vectors.shape[1]), "digest": digest,
-            "model_fingerprint": model.fingerprint, "suite": _suite(corpus)}
+            "model_fingerprint": model.fingerprint, "suite": _suite(corpus),
+            "export": EXPORT_VERSION}
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return Prepared(corpus, out, queries, snap_dir, digest, len(ids), meta)
 

@@ -24,5 +24,12 @@ def read_docs(corpus_dir: Path) -> tuple[list[str], list[str], np.ndarray]:
     return ids, texts, vectors
 
 
+def read_lexical(corpus_dir: Path) -> list[str]:
+    """Each doc's lexical text (its kind's lexical fields joined: what snapsearch's BM25 indexes)
+    in snapshot order; the embedded text where an export has none."""
+    with open(corpus_dir / DOCS, encoding="utf-8") as f:
+        return [str(o.get("lexical") or o["text"]) for o in map(json.loads, f)]
+
+
 def read_meta(corpus_dir: Path) -> dict[str, object]:
     return dict(json.loads((corpus_dir / META).read_text(encoding="utf-8")))

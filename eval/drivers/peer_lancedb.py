@@ -1,4 +1,5 @@
-"""LanceDB as a peer: one table (id, text, vector), a native full-text index on the text, and
+"""LanceDB as a peer: one table (id, text, vector), a native full-text index on the text (each
+doc's lexical text: the words snapsearch's BM25 indexes), and
 hybrid search (vector + FTS, LanceDB's default RRF reranker); the query vector from
 sentence-transformers. No ANN index: at these sizes LanceDB searches the vectors exhaustively
 (exact), which is what it does until an index is created.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.drivers.peer_files import read_docs
+from eval.drivers.peer_files import read_docs, read_lexical
 from eval.drivers.peer_st import encode_query, sentence_transformer
 
 MODES = ("hybrid",)
@@ -19,7 +20,8 @@ def build(corpus: Path, index_dir: Path, model_dir: Path) -> None:
     import lancedb
     import pyarrow as pa
 
-    ids, texts, vectors = read_docs(corpus)
+    ids, _, vectors = read_docs(corpus)
+    texts = read_lexical(corpus)  # what the FTS index holds: the words snapsearch's BM25 sees
     dim = int(vectors.shape[1])
     data = pa.table({
         "id": pa.array(ids, pa.string()),

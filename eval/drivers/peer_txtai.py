@@ -1,7 +1,8 @@
 """txtai as a peer: ``Embeddings`` with the hnsw backend, content stored, hybrid (dense + BM25,
 txtai's default convex fusion at weight 0.5), the pinned model through sentence-transformers.
 
-The index is built from the exported vectors (txtai's ``external`` method with a lookup transform)
+BM25 indexes each doc's lexical text (the words snapsearch's BM25 indexes). The index is built
+from the exported vectors (txtai's ``external`` method with a lookup transform)
 and then saved as the plain sentence-transformers index txtai itself would write, so loading and
 every query go through txtai's own sentence-transformers path.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.drivers.peer_files import read_docs
+from eval.drivers.peer_files import read_docs, read_lexical
 
 MODES = ("hybrid",)
 
@@ -26,8 +27,13 @@ def _config(model_dir: Path) -> dict[str, Any]:
 def build(corpus: Path, index_dir: Path, model_dir: Path) -> None:
     from txtai import Embeddings
 
-    ids, texts, vectors = read_docs(corpus)
-    by_text = dict(zip(texts, vectors, strict=True))
+    ids, _, vectors = read_docs(corpus)
+    texts = read_lexical(corpus)  # what BM25 indexes: the words snapsearch's BM25 sees
+    by_text: dict[str, np.ndarray] = {}
+    for text, vec in zip(texts, vectors, strict=True):
+        if text in by_text and not np.array_equal(by_text[text], vec):
+            raise ValueError(f"two docs share the text {text[:60]!r} but not their vectors")
+        by_text[text] = vec
 
     def lookup(batch: list[str]) -> np.ndarray:
         return np.stack([by_text[t] for t in batch])

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from eval.__main__ import app
-from eval.drivers.peer_corpus import PeerCorpus, Prepared, first_queries
-from eval.drivers.peer_files import DOCS, VECTORS
+from eval.drivers.peer_corpus import PeerCorpus, Prepared, embedded_texts, first_queries
+from eval.drivers.peer_files import DOCS, VECTORS, read_lexical
 from eval.drivers.peer_process import PeerError, run_worker
 from eval.drivers.peer_report import (
     markdown_http,
@@ -179,3 +179,16 @@ def test_the_cli_refuses_unknown_corpora_and_systems() -> None:
     assert result.exit_code == 2 and "unknown corpus 'msmarco'" in result.output
     result = CliRunner().invoke(app, ["peers", "--system", "faiss"])
     assert result.exit_code == 2 and "unknown system 'faiss'" in result.output
+
+
+def test_the_export_gives_peers_the_words_snapsearch_bm25_indexes(tmp_path: Path) -> None:
+    src = tmp_path / "corpus.jsonl"
+    src.write_text(json.dumps({"_id": "7", "title": "Cells", "text": "Stem cells divide."}) + "\n"
+                   + json.dumps({"_id": "8", "title": "", "text": "Only text."}) + "\n"
+                   + json.dumps({"_id": "7", "title": "dup", "text": "ignored"}) + "\n")
+    got = embedded_texts(src, "text")
+    assert set(got) == {"7", "8"} and got["7"][1] == "Cells Stem cells divide."
+    assert got["8"] == ("Only text.", "Only text.")
+    (tmp_path / DOCS).write_text(json.dumps({"id": "a", "text": "emb", "lexical": "C1002 emb"})
+                                 + "\n" + json.dumps({"id": "b", "text": "old export"}) + "\n")
+    assert read_lexical(tmp_path) == ["C1002 emb", "old export"]
