@@ -4,7 +4,13 @@
     python -m eval suite SOURCE_OR_SNAPSHOT SUITE.jsonl [--json OUT]
     python -m eval fusion PATH                             fusion grid on a BEIR train split
     python -m eval bench [--json OUT]                      build, rebuild, latency, cold start, RSS
+    python -m eval serving --store NAME=PATH [--json OUT]  ONNX vs torch encode, cold start, RSS
     python -m eval suites [--check] [--full PATH] [--report]   write (or check) eval/suites/*.jsonl
+    python -m eval speed SOURCE_OR_SNAPSHOT SUITE.jsonl [--json OUT]   engine cost beside the encode
+    python -m eval cutover [--cutovers 100] [--close-grace 0] [--json OUT]   the cutover drill
+    python -m eval workers STORE SUITE.jsonl [--workers 1,2,3] [--json OUT]   memory, QPS per N
+    python -m eval collections [--parts P] [--beir P] [--json OUT]   two collections, one answer
+    python -m eval feedback [--query TEXT] [--json OUT]   feedback: events -> build -> ranking
     python -m eval peers [--corpus C] [--system S] [--max-queries N] [--json OUT]
                                                            vs txtai, LanceDB, Chroma
 """
@@ -28,10 +34,11 @@ COLUMNS = ("ndcg@10", "mrr@10", "recall@100", "hit@1", "hit@10", "compliance", "
 def _encoder():  # type: ignore[no-untyped-def]
     """The encoder the settings name (SNAPSEARCH_ENCODER: the pinned model by default)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from snapsearch.settings import CommonSettings, SettingsError, load_settings
+    from pipelines.transform.encoder import settings_encoder
+    from snapsearch.settings import PipelineSettings, SettingsError, load_settings
 
     try:
-        return load_settings(CommonSettings).encoder_factory()()
+        return settings_encoder(load_settings(PipelineSettings))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -219,6 +226,130 @@ def bench(
 
 
 @app.command()
+def serving(
+    store: Annotated[
+        list[str],
+        typer.Option("--store", metavar="NAME=PATH",
+                     help="A store root (its `current`) or a snapshot directory; repeatable"),
+    ],
+    parts_suite: Annotated[Path, typer.Option("--parts-suite")] = Path(
+        "eval/suites/parts-25k.jsonl"),
+    scifact: Annotated[Path, typer.Option("--scifact", help="BEIR directory (queries.jsonl)")] = (
+        Path("../shared/data/scifact")),
+    no_torch: Annotated[
+        bool, typer.Option("--no-torch", help="ONNX figures only (no torch comparison)")
+    ] = False,
+    runs: Annotated[int, typer.Option(min=1, help="server spawns per store")] = 3,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """ONNX vs torch query encode p50 and cosine agreement; server spawn -> first answer and
+    RSS when ready, per store."""
+    from .drivers.serving import load_queries, print_serving, run_serving
+
+    stores: dict[str, Path] = {}
+    for item in store:
+        name, sep, path = item.partition("=")
+        if not sep or not Path(path).is_dir():
+            print(f"error: --store {item!r}: give NAME=PATH with PATH a store root or a snapshot "
+                  "directory", file=sys.stderr)
+            raise typer.Exit(2)
+        stores[name] = Path(path)
+    out = run_serving(stores, load_queries(parts_suite, scifact),
+                      None if no_torch else _encoder(), runs=runs,
+                      log=lambda m: print(m, file=sys.stderr))
+    print_serving(out)
+    _write(json_out, out)
+
+
+@app.command()
+def speed(
+    source: Annotated[Path, typer.Argument(help="Parts JSONL file or a built snapshot directory")],
+    suite_path: Annotated[Path, typer.Argument(metavar="SUITE.jsonl")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write figures as JSON")] = None,
+    rounds: Annotated[int, typer.Option(min=1, help="Repetitions of each query")] = 5,
+    root: Annotated[
+        Path, typer.Option(help="Store for the eval snapshot + embedding cache")
+    ] = DEFAULT_ROOT,
+) -> None:
+    """In-process search cost beyond the query encode (embedding cached), uncached, encode alone;
+    and a digest of every ranking, to show a speed change moved no result."""
+    from .drivers.catalogue import open_source_or_snapshot
+    from .drivers.speed import measure_engine, print_speed
+
+    if not source.exists():
+        print(f"error: {source} does not exist", file=sys.stderr)
+        raise typer.Exit(2)
+    encoder = _encoder()
+    snap = open_source_or_snapshot(source, root, encoder, _settings(None),
+                                   log=lambda m: print(m, file=sys.stderr))
+    try:
+        figures = measure_engine(snap, suite_path, encoder, rounds=rounds,
+                                 log=lambda m: print(m, file=sys.stderr))
+    finally:
+        snap.close()
+    print_speed(figures, f"{suite_path} on {source}")
+    _write(json_out, figures)
+
+
+@app.command()
+def cutover(
+    cutovers: Annotated[int, typer.Option(min=1, help="Moves of `current`")] = 100,
+    interval: Annotated[float, typer.Option(min=0.01, help="Seconds between moves")] = 1.0,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients")] = 8,
+    steady: Annotated[float, typer.Option(min=0, help="Seconds of load before the moves")] = 10,
+    close_grace: Annotated[
+        float, typer.Option(min=0, help="SNAPSEARCH_CLOSE_GRACE_S of the server")
+    ] = 0.0,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes")] = 1,
+    records: Annotated[int, typer.Option(min=10, help="Records per snapshot")] = 1500,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Steady load on `python -m serve` while `current` moves (publish and rollback
+    alternating): every request must be answered 200 from the old or the new snapshot."""
+    from snapsearch.settings import CommonSettings, load_settings
+
+    from .drivers.cutover import print_drill, run_drill
+
+    backend = load_settings(CommonSettings).encoder
+    figures = run_drill(
+        encoder=_encoder(), backend=backend, cutovers=cutovers, interval_s=interval,
+        clients=clients, steady_s=steady, close_grace_s=close_grace, workers=workers,
+        records=records, log=lambda m: print(m, file=sys.stderr),
+    )
+    print_drill(figures)
+    _write(json_out, figures)
+    if figures["failures"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def workers(
+    store: Annotated[Path, typer.Argument(help="Store root whose `current` is served")],
+    suite_path: Annotated[Path, typer.Argument(metavar="SUITE.jsonl", help="Queries to send")],
+    counts: Annotated[
+        str, typer.Option("--workers", help="Worker counts, comma-separated")
+    ] = "1,2",
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent HTTP clients")] = 8,
+    seconds: Annotated[float, typer.Option(min=1, help="Seconds of load per count")] = 15,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """`snapsearch serve --workers N`: RSS/PSS per worker and HTTP QPS, p50, p99 for each N."""
+    from .drivers.workers import measure_workers, print_workers
+    from .suite import load_suite
+
+    try:
+        ns = [int(x) for x in counts.split(",")]
+    except ValueError:
+        print(f"error: --workers {counts!r}: write counts like 1,2,3", file=sys.stderr)
+        raise typer.Exit(2) from None
+    queries = list(dict.fromkeys(q.query for q in load_suite(suite_path)))
+    rows = measure_workers(store, queries, ns, clients=clients, seconds=seconds,
+                           log=lambda m: print(m, file=sys.stderr))
+    print_workers(rows)
+    _write(json_out, rows)
+
+
+@app.command()
 def suites(
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 naming the suites that differ")
@@ -317,7 +448,7 @@ def peers(
 ) -> None:
     """snapsearch vs txtai, LanceDB and Chroma, side by side in one run: cold start, p50/p95,
     RSS, index size, nDCG@10 (fresh processes), and snapsearch serve over HTTP."""
-    from snapsearch.format.model import default_model_path
+    from pipelines.transform.encoder import default_model_path
 
     from .drivers.peer_corpus import first_queries, parts_corpus, scifact_corpus
     from .drivers.peer_report import markdown_http, markdown_table, text_table
@@ -356,6 +487,85 @@ def peers(
                 print("\n" + markdown_http(c))
     for t in out["targets"]:
         print(f"target: {t['target']}: {t['value']} -> {'met' if t['met'] else 'NOT met'}")
+    _write(json_out, out)
+
+
+@app.command()
+def collections(
+    parts: Annotated[
+        Path, typer.Option(help="Parts JSONL source")
+    ] = Path("data/sample/parts-3k.jsonl.gz"),
+    parts_suite: Annotated[
+        Path, typer.Option("--suite", help="Judged parts queries (meant for the parts collection)")
+    ] = Path("eval/suites/parts-sample.jsonl"),
+    beir: Annotated[
+        Path, typer.Option(help="BEIR directory of the text collection")
+    ] = Path("../shared/data/scifact"),
+    text_queries: Annotated[
+        int, typer.Option(help="Judged BEIR test queries (meant for the text collection)")
+    ] = 100,
+    max_docs: Annotated[
+        int, typer.Option(help="Text collection from at most this many documents: the judged "
+                          "ones, then others evenly spread (0: the whole corpus)")
+    ] = 0,
+    root: Annotated[
+        Path, typer.Option(help="Store for the eval snapshot + embedding cache")
+    ] = DEFAULT_ROOT,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """A two-collection snapshot (parts + a text corpus): does each query's own collection
+    rank first when both are searched at once (calibrated merge vs a raw-score merge)?"""
+    from .drivers.collections import evaluate_collections, print_figures
+
+    for path in (parts, parts_suite, beir):
+        if not path.exists():
+            print(f"error: {path} does not exist", file=sys.stderr)
+            raise typer.Exit(2)
+    figures = evaluate_collections(parts, parts_suite, beir, root, _encoder(),
+                                   text_queries=text_queries, max_docs=max_docs,
+                                   log=lambda m: print(m, file=sys.stderr))
+    print_figures(figures)
+    _write(json_out, figures)
+
+
+@app.command()
+def feedback(
+    query: Annotated[str, typer.Option(help="The query whose ranking feedback changes")] = (
+        "10k 0402 resistor"
+    ),
+    target_rank: Annotated[int, typer.Option(help="Rank of the record voted up")] = 5,
+    sessions: Annotated[int, typer.Option(help="Sessions voting it up")] = 3,
+    root: Annotated[
+        Path, typer.Option(help="Store (a fresh one: the round trip publishes into it)")
+    ] = Path(".cache") / "feedback-store",
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Feedback round trip: build + publish, POST /v1/feedback, build again, rank again."""
+    from snapsearch.settings import PipelineSettings, SettingsError, load_settings
+
+    from .drivers.feedback import feedback_round_trip
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from snapsearch.format.layout import feedback_log_path
+
+    if feedback_log_path(root).exists():
+        print(f"error: {root} already holds feedback ({feedback_log_path(root)}): the round trip "
+              "needs a store without any; give a fresh --root or remove that one", file=sys.stderr)
+        raise typer.Exit(2)
+    try:
+        settings = load_settings(PipelineSettings, {"root": root})
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    out = feedback_round_trip(settings, query=query, target_rank=target_rank,
+                              sessions=sessions, log=lambda m: print(m, file=sys.stderr))
+    print(f"\n{'query':<24}{'record':>10}{'rank before':>13}{'rank after':>12}"
+          f"{'score before':>14}{'score after':>13}")
+    print(f"{out['query']:<24}{out['target']:>10}{out['rank_before']:>13}"
+          f"{str(out['rank_after']):>12}{out['score_before']:>14.4f}"
+          f"{(out['score_after'] or 0.0):>13.4f}")
+    print(f"priors: {out['priors']}")
+    print(f"quality gate: {out['quality_gate']}")
     _write(json_out, out)
 
 

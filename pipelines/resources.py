@@ -6,6 +6,7 @@ import json
 
 from dagster import ConfigurableResource
 
+from pipelines.transform.encoder import settings_encoder
 from snapsearch.format.model import Encoder
 from snapsearch.settings import PipelineSettings, load_settings, public_dump
 
@@ -28,4 +29,4 @@ class StoreResource(ConfigurableResource):  # type: ignore[type-arg]
     def encoder(self) -> Encoder:
         """The settings' encoder ('minilm', the pinned model; 'hashing' in tests), one per
         process."""
-        return self.settings().encoder_factory()()
+        return settings_encoder(self.settings())

@@ -1,38 +1,25 @@
 """``python -m serve``: serve the published snapshot (settings from SNAPSEARCH_* variables).
 
 ``run(settings)`` is the one way the server starts, here and in ``snapsearch serve``: logging
-configured from the settings, the encoder the settings name, uvicorn on their host and port.
+configured from the settings, uvicorn on their host and port (queries are encoded by the encoder
+each snapshot carries), in one process or ``SNAPSEARCH_WORKERS`` of them (``serve.runner``, which
+also drains on SIGTERM).
 Exits non-zero when the settings are invalid (2) or the snapshot cannot be served (missing,
-corrupt, or built with another model: uvicorn stops when the lifespan fails).
+corrupt, or built with another model: 3 from one process, 1 from the supervisor of several).
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from snapsearch.settings import ServeSettings, SettingsError, load_settings
 
 
-def run(settings: ServeSettings) -> None:
-    """Serve ``<settings.root>/current`` until stopped."""
-    import uvicorn
+def run(settings: ServeSettings) -> int:
+    """Serve ``<settings.root>/current`` until stopped; the exit status (0: a clean stop)."""
+    from .runner import run as run_server
 
-    from .app import create_app
-    from .logging import SERVE_LOGGER, configure_logging
-
-    configure_logging(settings.log_level)
-    logging.getLogger(SERVE_LOGGER).info(
-        "serving %s at http://%s:%d", settings.root / "current", settings.host, settings.port
-    )
-    uvicorn.run(
-        create_app(settings, encoder_factory=settings.encoder_factory()),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        lifespan="on",
-        access_log=False,  # snapsearch.access writes one structured line per request
-    )
+    return run_server(settings)
 
 
 def main() -> int:
@@ -41,8 +28,7 @@ def main() -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run(settings)
-    return 0
+    return run(settings)
 
 
 if __name__ == "__main__":

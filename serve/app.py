@@ -1,8 +1,9 @@
 """The read-only search server: the app factory and its lifespan.
 
 The lifespan opens the snapshot ``<root>/current`` points at (verified, model pin checked,
-warmed up: ``serve.holder``) and yields ``{"holder": SnapshotHolder, "search_limiter": ...}``
-as the lifespan state; the routes (``serve.routes``) read the snapshot from there. Nothing is
+warmed up: ``serve.holder``) and yields ``{"holder": SnapshotHolder, "search_limiter": ...,
+"policy": Policy}`` as the lifespan state; the routes (``serve.routes`` and the lookup,
+collections and feedback APIs) read the snapshot and the exclusion policy from there. Nothing is
 opened before the lifespan runs, and the holder closes everything when it ends.
 """
 
@@ -19,22 +20,31 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from snapsearch.format.errors import SnapshotError
-from snapsearch.format.model import Encoder, load_encoder
+from snapsearch.format.model import Encoder
+from snapsearch.format.model_query import load_query_encoder
+from snapsearch.format.reader import Snapshot
 from snapsearch.settings import ServeSettings
 
-from .errors import exception_handlers
+from .auth import AccessControl, AccessPolicy
+from .collections_api import CollectionsApi
+from .errors import ErrorGuard, exception_handlers
+from .feedback_api import FeedbackApi
 from .holder import EncoderFactory, SnapshotHolder
+from .lifecycle import SnapshotLeases
 from .logging import SERVE_LOGGER
+from .lookup_api import LookupApi
 from .metrics import Metrics
 from .middleware import RequestMiddleware
+from .policy import Policy
 from .routes import Api
 
 log = logging.getLogger(SERVE_LOGGER)
 
 
-def default_encoder_factory() -> Encoder:
-    """The pinned model, one per process (torch loads on the first call, ~6 s)."""
-    return load_encoder("minilm")
+def default_encoder_factory(snapshot: Snapshot) -> Encoder:
+    """The query encoder ``snapshot`` carries (its manifest names it: the ONNX export of the
+    pinned model, or the tests' hashing encoder), its files checked against the pin. No torch."""
+    return load_query_encoder(snapshot.path, snapshot.manifest.model)
 
 
 def create_app(
@@ -43,7 +53,13 @@ def create_app(
     """The server for ``settings.root``; nothing is opened until the lifespan runs."""
     metrics = Metrics()
     holder = SnapshotHolder(settings, encoder_factory or default_encoder_factory, metrics)
-    routes = Api(metrics).routes()
+    policy = Policy.create(settings.policy_rules(), metrics.registry)
+    routes = [
+        *Api(metrics).routes(),
+        *LookupApi().routes(),
+        *CollectionsApi(metrics).routes(),
+        *FeedbackApi(settings.root, settings.feedback_max_bytes).routes(),
+    ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -56,14 +72,21 @@ def create_app(
             async with anyio.create_task_group() as tg:
                 holder.start(tg)
                 limiter = anyio.CapacityLimiter(settings.search_threads)
-                yield {"holder": holder, "search_limiter": limiter}
+                yield {"holder": holder, "search_limiter": limiter, "policy": policy}
                 tg.cancel_scope.cancel()
         finally:
             holder.close()
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestMiddleware, metrics=metrics, routes=routes)],
+        middleware=[
+            Middleware(ErrorGuard),  # outermost: no exception reaches the server
+            Middleware(RequestMiddleware, metrics=metrics, routes=routes),
+            Middleware(AccessControl, policy=AccessPolicy.from_settings(settings)),
+            Middleware(SnapshotLeases),  # each request's lease on the snapshot it answers from
+        ],
         exception_handlers=exception_handlers(routes),
     )
+    app.state.holder = holder  # the runner drains it on SIGTERM (serve.runner)
+    return app

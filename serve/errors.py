@@ -5,7 +5,12 @@
 
 Routes raise ``ApiError``; the router's 404/405 arrive as ``HTTPException``; anything else is
 a 500 ``internal`` with no traceback in the body (the traceback goes to the log). The 404's
-message lists the app's routes, read from the routes themselves.
+message lists the app's routes, read from the routes themselves. The shape is the pydantic
+model ``ErrorBody``: the handlers build it and the OpenAPI document is generated from it.
+
+``ErrorGuard`` (the outermost middleware) answers an exception itself and never re-raises it:
+a server that sees an exception after a response closes the kept-alive connection, and the
+client's next request on it would be reset.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ExceptionHandler
+from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
 log = logging.getLogger("snapsearch.serve")
 
@@ -51,10 +57,36 @@ def not_ready() -> ApiError:
     )
 
 
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="what went wrong, as a stable word (e.g. invalid_request)")
+    message: str = Field(description="what went wrong and how to fix it, in one sentence")
+    field: str | None = Field(description="the dotted path of the field at fault, if one is")
+    request_id: str | None = Field(description="the x-request-id of this request")
+
+
+class ErrorBody(BaseModel):
+    """Every error, on every endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+def _printable(text: str) -> str:
+    """``text`` as valid UTF-8: a lone surrogate (from a client's input) is escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(
     code: str, message: str, field: str | None, request_id: str | None
 ) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field, "request_id": request_id}}
+    detail = ErrorDetail(
+        code=code, message=_printable(message),
+        field=None if field is None else _printable(field), request_id=request_id,
+    )
+    return ErrorBody(error=detail).model_dump(mode="json")
 
 
 def request_id_of(request: Request) -> str | None:
@@ -136,6 +168,39 @@ async def internal_error_handler(request: Request, exc: Exception) -> Response:
         request, 500, "internal",
         f"internal error; quote request_id {rid} when reporting it",
     )
+
+
+class ErrorGuard:
+    """The outermost middleware: an exception from inside becomes the one-shape 500 (or, once a
+    response has started, is logged), and is never re-raised to the server."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            request = Request(scope)
+            if started:
+                log.error(
+                    "unhandled error after the response started (request_id=%s)",
+                    request_id_of(request), exc_info=exc,
+                )
+                return
+            response = await internal_error_handler(request, exc)
+            await response(scope, receive, send)
 
 
 def exception_handlers(routes: Sequence[BaseRoute]) -> dict[Any, ExceptionHandler]:

@@ -1,19 +1,23 @@
 """The snapshot being served: load (open, verify, check the model pin, warm up), swap, retire.
 
-``SnapshotHolder`` holds one reference to the current ``Loaded``. A swap (publish or rollback
-moved ``<root>/current``) replaces that reference, so requests in flight finish on the old
-snapshot; it is closed after a grace delay.
+``SnapshotHolder`` holds one reference to the current ``Loaded``. Each request takes a lease on
+the snapshot it answers from (``acquire``/``release``: ``serve.lifecycle``), so a swap (publish
+or rollback moved ``<root>/current``) replaces the current one while requests in flight finish
+on the old one. A replaced snapshot is closed when its last lease is released (and, when
+``close_grace_s`` is set, not before that many seconds after the swap): never under a request.
+A snapshot that cannot be opened, verified, matched to the model or warmed up is never swapped
+in: the old one keeps answering, and the refusal is logged and counted.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -22,24 +26,27 @@ from anyio.abc import TaskGroup
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.links import resolve_current
 from snapsearch.format.model import CANARY_TEXT, Encoder, check_pin
+from snapsearch.format.public import public_info
 from snapsearch.format.reader import Snapshot, open_snapshot
 from snapsearch.search.engine import SearchEngine
+from snapsearch.search.qcache import CacheStats, QueryEmbeddings
 from snapsearch.search.types import SearchRequest
 from snapsearch.settings import ServeSettings
 
 from .logging import SERVE_LOGGER
-from .metrics import Metrics
+from .metrics import HolderFigures, Metrics
 
 log = logging.getLogger(SERVE_LOGGER)
 
-EncoderFactory = Callable[[], Encoder]
+# the query encoder of one snapshot (a swap to a snapshot with other encoder files loads its own)
+EncoderFactory = Callable[[Snapshot], Encoder]
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Loaded:
     """One opened, verified, pin-checked and warmed-up snapshot with its engine."""
 
@@ -48,6 +55,8 @@ class Loaded:
     target: Path
     loaded_at: str
     info_json: bytes  # the GET /v1/snapshot body, rendered once
+    leases: int = field(default=0, init=False)  # requests using it now
+    retired: bool = field(default=False, init=False)  # replaced, and past any close delay
 
     @property
     def snapshot_id(self) -> str:
@@ -80,47 +89,94 @@ class SnapshotHolder:
         self._settings = settings
         self._encoder_factory = encoder_factory
         self._metrics = metrics
-        self._encoder: Encoder | None = None
         self._current: Loaded | None = None
         self._retiring: list[Loaded] = []
         self._failed_target: Path | None = None
         self._missing_logged = False
         self._lock: anyio.Lock | None = None
+        self._leases = threading.Lock()
         self._tg: TaskGroup | None = None
+        self._queries: QueryEmbeddings | None = None
+        self._query_stats = CacheStats()
+        self.draining = False
+        metrics.watch(self.figures)
+
+    def figures(self) -> HolderFigures:
+        queries = self._queries
+        return HolderFigures(
+            self._query_stats.hits, self._query_stats.misses,
+            0 if queries is None else len(queries), len(self._retiring),
+        )
 
     @property
     def current(self) -> Loaded | None:
         return self._current
 
+    # -- leases: a snapshot is closed on its last release, never under a request --------------
+    def acquire(self) -> Loaded | None:
+        """The current snapshot, leased to the caller until ``release``; None before loading."""
+        with self._leases:
+            loaded = self._current
+            if loaded is not None:
+                loaded.leases += 1
+            return loaded
+
+    def release(self, loaded: Loaded) -> bool:
+        """End one lease; True when that was the last one on a retired snapshot, which the
+        caller must then close (``close_retired``), off the event loop."""
+        with self._leases:
+            loaded.leases -= 1
+            return self._take_for_closing(loaded)
+
+    def _take_for_closing(self, loaded: Loaded) -> bool:
+        if loaded.retired and loaded.leases == 0 and loaded in self._retiring:
+            self._retiring.remove(loaded)
+            return True
+        return False
+
+    def close_retired(self, loaded: Loaded) -> None:
+        loaded.snapshot.close()
+        log.info("closed snapshot %s (no request uses it)", loaded.snapshot_id)
+
+    def start_draining(self) -> None:
+        """Shutting down: /readyz answers 503 from now on; requests are still answered."""
+        if not self.draining:
+            self.draining = True
+            log.info("draining: /readyz answers 503; requests in flight finish")
+
     # -- opening (blocking; runs in a worker thread) --------------------------------------
     def open(self, target: Path) -> Loaded:
-        """Open + verify ``target``, check the model pin and warm up; raises SnapshotError."""
-        snapshot = open_snapshot(target, checksums=self._settings.verify_checksums)
+        """Open + verify ``target`` (sealed manifest, files, a passing gate report bound to the
+        manifest), check the model pin and warm up; raises SnapshotError."""
+        snapshot = open_snapshot(
+            target, checksums=self._settings.verify_checksums, gates="passed"
+        )
         try:
-            if self._encoder is None:
-                self._encoder = self._encoder_factory()
+            encoder = self._encoder_factory(snapshot)
             where = f"snapshot {snapshot.snapshot_id}"
-            check_pin(snapshot.manifest.model, self._encoder, where=where)
-            engine = SearchEngine(snapshot, self._encoder)
+            check_pin(snapshot.manifest.model, encoder, where=where)
+            engine = SearchEngine(snapshot, encoder, queries=self._query_cache(encoder))
             warm_up(engine)
-            try:
-                report = snapshot.gate_report()
-                gates: Any = None if report is None else json.loads(report.to_json())
-            except SnapshotError as exc:
-                log.warning("snapshot %s: gate report unreadable: %s", snapshot.snapshot_id, exc)
-                gates = None
+            shown = public_info(
+                snapshot.manifest, snapshot.gate_report(), show_paths=self._settings.show_paths
+            )
             loaded_at = _now()
-            info = {
-                "snapshot_id": snapshot.snapshot_id,
-                "loaded_at": loaded_at,
-                "manifest": snapshot.manifest.model_dump(mode="json"),
-                "gates": gates,
-            }
+            info = {"snapshot_id": snapshot.snapshot_id, "loaded_at": loaded_at, **shown}
             body = json.dumps(info, separators=(",", ":")).encode()
         except BaseException:
             snapshot.close()
             raise
         return Loaded(snapshot, engine, target, loaded_at, body)
+
+    def _query_cache(self, encoder: Encoder) -> QueryEmbeddings:
+        """One query-embedding cache while the model stays the same: warm across swaps."""
+        queries = self._queries
+        if queries is None or queries.encoder is None or (
+            queries.encoder.pin.fingerprint != encoder.pin.fingerprint
+        ):
+            queries = QueryEmbeddings(encoder, self._settings.query_cache, self._query_stats)
+            self._queries = queries
+        return queries
 
     def load_initial(self) -> Loaded:
         """Load what ``current`` points at; any SnapshotError means the server must not start."""
@@ -130,7 +186,8 @@ class SnapshotHolder:
         return loaded
 
     def _install(self, loaded: Loaded) -> Loaded | None:
-        old, self._current = self._current, loaded
+        with self._leases:
+            old, self._current = self._current, loaded
         m = loaded.snapshot.manifest
         self._metrics.set_snapshot(m.snapshot_id, m.model.model_id, m.built_at)
         return old
@@ -178,8 +235,9 @@ class SnapshotHolder:
             except Exception as exc:
                 self._failed_target = target
                 self._metrics.reloads.labels("error").inc()
+                self._metrics.rejected.labels(type(exc).__name__).inc()
                 log.error(
-                    "keeping snapshot %s: cannot switch to %s: %s",
+                    "keeping snapshot %s: refusing %s: %s",
                     current.snapshot_id if current else None, target, exc,
                 )
                 return False
@@ -191,29 +249,40 @@ class SnapshotHolder:
                 old.snapshot_id if old else None, loaded.snapshot_id,
             )
             if old is not None:
-                self._retire(old)
+                await self._retire(old)
             return True
 
-    def _retire(self, old: Loaded) -> None:
-        self._retiring.append(old)
+    async def _retire(self, old: Loaded) -> None:
+        with self._leases:
+            self._retiring.append(old)
         grace = self._settings.close_grace_s
         if self._tg is None or grace <= 0:
-            self._close(old)
+            await anyio.to_thread.run_sync(self._mark_retired, old)
         else:
-            self._tg.start_soon(self._close_later, old, grace)
+            self._tg.start_soon(self._retire_later, old, grace)
 
-    async def _close_later(self, old: Loaded, grace: float) -> None:
+    async def _retire_later(self, old: Loaded, grace: float) -> None:
         await anyio.sleep(grace)
-        self._close(old)
+        await anyio.to_thread.run_sync(self._mark_retired, old)
 
-    def _close(self, old: Loaded) -> None:
-        if old in self._retiring:
-            self._retiring.remove(old)
-            old.snapshot.close()
+    def _mark_retired(self, old: Loaded) -> None:
+        """Past any delay: close it now if no request uses it, else on its last release."""
+        with self._leases:
+            old.retired = True
+            close = self._take_for_closing(old)
+        if close:
+            self.close_retired(old)
+        else:
+            log.info("snapshot %s stays open for %d request(s) in flight", old.snapshot_id,
+                     old.leases)
 
     def close(self) -> None:
-        for old in list(self._retiring):
-            self._close(old)
-        if self._current is not None:
-            self._current.snapshot.close()
-            self._current = None
+        """At shutdown: close what no request uses; a snapshot still leased (a request the
+        server gave up waiting for) is closed on its last release."""
+        with self._leases:
+            current, self._current = self._current, None
+            if current is not None:
+                self._retiring.append(current)
+            pending = list(self._retiring)
+        for loaded in pending:
+            self._mark_retired(loaded)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 # request latencies are milliseconds to a few seconds (a cold query embedding)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -43,6 +47,16 @@ class Metrics:
             "snapsearch_snapshot_reloads", "Attempts to switch to a newly published snapshot",
             ["result"], registry=r,
         )
+        self.rejected = Counter(
+            "snapsearch_snapshot_rejected",
+            "Published snapshots refused (never swapped in; the loaded one kept answering), "
+            "by the error that refused them", ["reason"], registry=r,
+        )
+
+    def watch(self, read: Callable[[], HolderFigures]) -> None:
+        """Figures read from the holder at each scrape: the query-embedding cache (counts
+        that only grow, across snapshot swaps) and the replaced snapshots still open."""
+        self.registry.register(_HolderCollector(read))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in KNOWN_METHODS else "OTHER"
@@ -56,3 +70,36 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+@dataclass(frozen=True)
+class HolderFigures:
+    query_cache_hits: int
+    query_cache_misses: int
+    query_cache_entries: int
+    retiring: int  # replaced snapshots kept open for requests still using them
+
+
+class _HolderCollector(Collector):
+    def __init__(self, read: Callable[[], HolderFigures]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        f = self._read()
+        hits = CounterMetricFamily(
+            "snapsearch_query_cache_hits", "Query embeddings answered from the cache")
+        hits.add_metric([], f.query_cache_hits)
+        misses = CounterMetricFamily(
+            "snapsearch_query_cache_misses", "Query embeddings the encoder had to compute")
+        misses.add_metric([], f.query_cache_misses)
+        entries = GaugeMetricFamily(
+            "snapsearch_query_cache_entries", "Query embeddings held in the cache")
+        entries.add_metric([], f.query_cache_entries)
+        retiring = GaugeMetricFamily(
+            "snapsearch_snapshots_retiring",
+            "Replaced snapshots still open because requests in flight use them")
+        retiring.add_metric([], f.retiring)
+        yield from (hits, misses, entries, retiring)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())

@@ -8,11 +8,15 @@ import json
 import os
 import weakref
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 
+import pipelines.instance
+import pipelines.job
 from pipelines.fetch import fetch_source
 from pipelines.transform.build import (
     BuildOptions,
@@ -58,6 +62,24 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
     )
     return path
+
+
+@pytest.fixture(autouse=True)
+def _throwaway_dagster_instance(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs record into a throwaway Dagster instance, unless the test is marked
+    ``dagster_instance``: the store's persistent one costs seconds of SQLite fsyncs per run on a
+    busy machine, and the tests of that instance are marked."""
+    if request.node.get_closest_marker("dagster_instance"):
+        return
+    @contextmanager
+    def throwaway(_settings: object) -> Iterator[DagsterInstance]:
+        with DagsterInstance.ephemeral() as instance:
+            yield instance
+
+    monkeypatch.setattr(pipelines.job, "store_instance", throwaway)
+    monkeypatch.setattr(pipelines.instance, "store_instance", throwaway)
 
 
 @pytest.fixture(autouse=True)
@@ -135,7 +157,8 @@ def build_into(
     result = build_snapshot(
         root, [CollectionSpec("parts", "parts", raw)], HashingEncoder(dim), BuildOptions(), now=now
     )
-    if publish:
+    if publish:  # as publish does: only a snapshot whose gates passed becomes current
+        write_passing_gates(root / result.snapshot_id)
         point_current(root, result.snapshot_id)
     return result.snapshot_id
 

@@ -1,6 +1,8 @@
 """What a fresh interpreter loads: serve never pulls in dagster or the pipelines; the lower
-layers are dagster-free; torch loads only when the real encoder is built; ``import snapsearch``
-stays light. (Which module may import which is tests/test_layers.py's import-linter contract.)"""
+layers are dagster-free; torch loads only when the real encoder is built, never to serve (a server
+answering from a snapshot with an ONNX query encoder loads onnxruntime, not torch);
+``import snapsearch`` stays light. (Which module may import which is tests/test_layers.py's
+import-linter contract.)"""
 
 from __future__ import annotations
 
@@ -8,6 +10,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from tests.conftest import build_from, sample_records, write_jsonl, write_passing_gates
+from tests.tiny_onnx import TinyOnnxEncoder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,8 +51,54 @@ def test_serve_app_imports_no_pipeline_no_dagster_no_torch() -> None:
     assert loaded_after(["serve.app"], watch) == []
 
 
+TORCH_STACK = ["torch", "transformers", "sentence_transformers", "dagster", "pipelines"]
+
+
+@pytest.fixture(scope="module")
+def onnx_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A published snapshot whose query encoder is an ONNX graph (tests/tiny_onnx.py)."""
+    from snapsearch.format import layout, links
+
+    tmp = tmp_path_factory.mktemp("onnx-store")
+    root = tmp / "snapshots"
+    result = build_from(write_jsonl(tmp / "p.jsonl", sample_records(60)), root, TinyOnnxEncoder())
+    write_passing_gates(result.path)  # serve and verify refuse a snapshot that was never judged
+    links.flip(root, layout.CURRENT, result.snapshot_id)
+    return root
+
+
+def test_serving_from_an_onnx_snapshot_loads_no_torch(onnx_store: Path) -> None:
+    """The server (and `snapsearch query`) answer with the snapshot's ONNX encoder in a fresh
+    interpreter; torch, transformers, sentence-transformers and dagster are never imported."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from starlette.testclient import TestClient\n"
+        "from serve.app import create_app\n"
+        "from snapsearch.settings import ServeSettings\n"
+        f"app = create_app(ServeSettings(root=Path({str(onnx_store)!r}), reload_poll_s=0))\n"
+        "with TestClient(app) as c:\n"
+        "    r = c.post('/v1/search', json={'query': 'AMS1117-3.3 regulator', 'mode': 'vector'})\n"
+        "    assert r.status_code == 200, r.text\n"
+        "    assert r.json()['hits'], r.text\n"
+        "from typer.testing import CliRunner\n"
+        "from snapsearch.cli import app as cli\n"
+        f"out = CliRunner().invoke(cli, ['query', '--root', {str(onnx_store)!r}, 'resistor'])\n"
+        "assert out.exit_code == 0, out.output\n"
+        f"out = CliRunner().invoke(cli, ['verify', {str(onnx_store / 'current')!r}])\n"
+        "assert out.exit_code == 0 and 'query encoder: onnx' in out.output, out.output\n"
+        f"print(','.join(m for m in {[*TORCH_STACK, 'onnxruntime']!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "onnxruntime"
+
+
 def test_no_serve_module_imports_dagster_or_pipelines() -> None:
-    assert loaded_after(SERVE_MODULES, ["dagster", "pipelines", "torch"]) == []
+    assert loaded_after(SERVE_MODULES, TORCH_STACK) == []
 
 
 def test_the_lower_layers_import_no_dagster() -> None:

@@ -48,7 +48,13 @@ PLANTED = [
      "layers", "snapsearch.kinds.base -> snapsearch.search.engine"),
     ("eval/metrics.py", "def _hidden() -> None:\n    import pipelines.job  # noqa\n",
      "layers", "eval.metrics -> pipelines.job"),
-    ("serve/routes.py", "import dagster  # noqa\n", "dagster", "serve.routes -> dagster"),
+    ("serve/routes/search.py", "import dagster  # noqa\n", "dagster",
+     "serve.routes.search -> dagster"),
+    ("snapsearch/format/model.py", "def _hidden() -> None:\n    import torch  # noqa\n",
+     "torch", "snapsearch.format.model -> torch"),
+    ("snapsearch/search/engine.py",
+     "def _hidden() -> None:\n    import sentence_transformers  # noqa\n",
+     "torch", "snapsearch.search.engine -> sentence_transformers"),
 ]
 
 

@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from eval.drivers.build import build_eval_snapshot
+from eval.drivers.build import build_eval_snapshot, served_encoder
 from eval.harness import MODES, run_query, score_runs
 from snapsearch.format.manifest import FusionSettings
 from snapsearch.format.model import Encoder
@@ -52,12 +52,14 @@ def evaluate_beir(
     snap_dir = build_eval_snapshot(path / "corpus.jsonl", root, "text", "docs", encoder, settings,
                                    log=log)
     with open_snapshot(snap_dir) as snap:
-        engine = SearchEngine(snap, encoder, fusion=fusion)
+        query_encoder = served_encoder(snap)
+        engine = SearchEngine(snap, query_encoder, fusion=fusion)
         for qid, text in list(queries.items())[:5]:  # warm-up (not measured)
             run_query(engine, qid, text, "hybrid", k=100)
         out: dict[str, dict[str, float]] = {}
         for mode in MODES:
-            engine = SearchEngine(snap, encoder, fusion=fusion)  # fresh cache: every mode encodes
+            # a fresh cache: every mode encodes
+            engine = SearchEngine(snap, query_encoder, fusion=fusion)
             runs = [run_query(engine, qid, text, mode, k=100) for qid, text in queries.items()]
             out[mode] = score_runs(runs, qrels)
         return out
@@ -73,7 +75,7 @@ def fusion_grid(
     with open_snapshot(
         build_eval_snapshot(path / "corpus.jsonl", root, "text", "docs", encoder, log=log)
     ) as snap:
-        engine = SearchEngine(snap, encoder, query_cache=len(queries) + 10)
+        engine = SearchEngine(snap, served_encoder(snap), query_cache=len(queries) + 10)
         out = []
         for cfg in configs:
             engine.fusion = cfg

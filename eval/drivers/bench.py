@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from eval.drivers.build import served_encoder
 from eval.harness import MODES, run_query, score_runs
 from eval.suite import load_suite
 from pipelines.fetch import fetch_source
@@ -96,7 +97,7 @@ def bench_search(
     out: dict[str, Any] = {}
     with open_snapshot(snapshot_dir) as snap:
         for mode in MODES:
-            engine = SearchEngine(snap, encoder)
+            engine = SearchEngine(snap, served_encoder(snap))
             first = [run_query(engine, q.id, q.query, mode, k=10, filters=q.filters) for q in suite]
             again = [run_query(engine, q.id, q.query, mode, k=10, filters=q.filters)
                      for _ in range(repeats) for q in suite]

@@ -9,6 +9,8 @@ from pipelines.progress import make_progress
 from pipelines.transform.build import CollectionSpec, build_options, build_snapshot, inputs_digest
 from snapsearch.format import layout
 from snapsearch.format.model import Encoder
+from snapsearch.format.model_query import open_query_encoder
+from snapsearch.format.reader import Snapshot
 from snapsearch.settings import Collection, PipelineSettings
 
 
@@ -34,3 +36,9 @@ def build_eval_snapshot(
     log(f"built {result.snapshot_id}: {result.records} records ({result.reused} embeddings reused, "
         f"{result.encoded} encoded in {result.timings['encode_s']:.1f} s)")
     return result.path
+
+
+def served_encoder(snap: Snapshot) -> Encoder:
+    """The query encoder the server runs for ``snap`` (its ONNX export): eval's figures come from
+    the same search path as serve's, query encoding included."""
+    return open_query_encoder(snap.path, snap.manifest.model)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.compliance import compliance, count_satisfying, filters_satisfied
-from eval.drivers.build import build_eval_snapshot
+from eval.drivers.build import build_eval_snapshot, served_encoder
 from eval.harness import MODES, QueryRun, run_query, score_runs
 from eval.suite import SuiteQuery, load_suite
 from snapsearch.format import layout
@@ -67,7 +67,7 @@ def evaluate_suite(
     }
     result: dict[str, Any] = {}
     for mode in MODES:
-        engine = SearchEngine(snap, encoder, fusion=fusion)
+        engine = SearchEngine(snap, served_encoder(snap), fusion=fusion)
         runs = [run_query(engine, q.id, q.query, mode, k=100, filters=q.filters) for q in suite]
         fig = _figures(runs, suite, details, satisfiable)
         by_kind: dict[str, Any] = {}

@@ -1,5 +1,6 @@
 """snapsearch as a peer: the eval snapshot in a store of its own, searched in-process as
-`snapsearch query` does (open read-only, the settings' encoder, model pin checked, SearchEngine).
+`snapsearch query` does (open read-only, the snapshot's own ONNX query encoder with its pin
+checked, SearchEngine): no torch at query time, as in serve.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from pathlib import Path
 from eval.drivers.peer_files import read_meta
 from snapsearch.format import links
 from snapsearch.format.links import resolve_current
-from snapsearch.format.model import check_pin
+from snapsearch.format.model_query import open_query_encoder
 from snapsearch.format.reader import open_snapshot
 from snapsearch.search.engine import SearchEngine
 from snapsearch.search.types import Mode, SearchRequest
-from snapsearch.settings import CommonSettings, load_settings
 
 MODES: tuple[Mode, ...] = ("hybrid", "vector", "lexical")
 
@@ -35,8 +35,9 @@ def _link_or_copy(src: str, dst: str) -> None:
 def build(corpus: Path, index_dir: Path, model_dir: Path) -> dict[str, object]:
     """The eval snapshot in a store of its own, validated as the pipeline's validate stage does
     (the gates, with the corpus's suite when it has one), so `snapsearch serve` will serve it."""
+    from pipelines.transform.encoder import settings_encoder
     from pipelines.validate.gates import run_gates
-    from snapsearch.settings import PipelineSettings
+    from snapsearch.settings import PipelineSettings, load_settings
 
     meta = read_meta(corpus)
     snapshot = Path(str(meta["snapshot"]))
@@ -46,8 +47,8 @@ def build(corpus: Path, index_dir: Path, model_dir: Path) -> dict[str, object]:
     if not dest.exists():
         shutil.copytree(snapshot, dest, copy_function=_link_or_copy)
     suite = meta.get("suite")
-    encoder = load_settings(CommonSettings).encoder_factory()()
-    report = run_gates(dest, encoder, PipelineSettings().gates,
+    settings = load_settings(PipelineSettings)
+    report = run_gates(dest, settings_encoder(settings), settings.gates,
                        suite_path=Path(str(suite)) if suite else None)
     links.flip(store, "current", snapshot.name)
     return {"snapshot": snapshot.name, "gates_passed": report.passed,
@@ -57,12 +58,11 @@ def build(corpus: Path, index_dir: Path, model_dir: Path) -> dict[str, object]:
 
 class SnapsearchIndex:
     def __init__(self, index_dir: Path, mode: Mode) -> None:
-        settings = load_settings(CommonSettings)
         self.mode = mode
         self.snap = open_snapshot(resolve_current(store_of(index_dir)))
-        encoder = settings.encoder_factory()() if mode != "lexical" else None
-        if encoder is not None:
-            check_pin(self.snap.manifest.model, encoder, where=f"snapshot {self.snap.snapshot_id}")
+        encoder = None
+        if mode != "lexical":  # checks the files' sha256 and the pin's canary
+            encoder = open_query_encoder(self.snap.path, self.snap.manifest.model)
         self.engine = SearchEngine(self.snap, encoder)
 
     def search(self, text: str, k: int) -> list[str]:

@@ -35,11 +35,17 @@ class System:
     module: str  # the peer_worker SYSTEM: a registered name or a module's dotted path
     mode: str
     package: str | None = None  # the distribution it needs (checked before anything runs)
+    # files of its index that are the query model, not the index: snapsearch's snapshot carries
+    # its ONNX query encoder; the peers load the same model from the installed package
+    model_files: tuple[str, ...] = ()
+
+
+SNAPSHOT_MODEL = ("query-encoder.onnx", "query-tokenizer.json")  # layout.QUERY_ENCODER, ...
 
 
 SYSTEMS: dict[str, System] = {s.name: s for s in (
-    System("snapsearch", "snapsearch", "hybrid"),
-    System("snapsearch-vector", "snapsearch", "vector"),
+    System("snapsearch", "snapsearch", "hybrid", model_files=SNAPSHOT_MODEL),
+    System("snapsearch-vector", "snapsearch", "vector", model_files=SNAPSHOT_MODEL),
     System("txtai", "txtai", "hybrid", "txtai"),
     System("lancedb", "lancedb", "hybrid", "lancedb"),
     System("chroma", "chroma", "vector", "chromadb"),
@@ -59,14 +65,17 @@ def missing_packages(systems: list[System]) -> list[str]:
     return out
 
 
-def dir_bytes(path: Path) -> int:
-    """Bytes of the regular files under ``path`` (links not followed)."""
+def dir_bytes(path: Path, only: tuple[str, ...] | None = None,
+              skip: tuple[str, ...] = ()) -> int:
+    """Bytes of the regular files under ``path`` (links not followed), only those named in
+    ``only`` when given, none named in ``skip``."""
     total = 0
     for d, _, files in os.walk(path):
         for f in files:
-            st = os.lstat(os.path.join(d, f))
-            if not os.path.islink(os.path.join(d, f)):
-                total += st.st_size
+            full = os.path.join(d, f)
+            if os.path.islink(full) or f in skip or (only is not None and f not in only):
+                continue
+            total += os.lstat(full).st_size
     return total
 
 
@@ -133,7 +142,11 @@ def compare_corpus(
             log(f"  [{r + 1}/{repeats}] {s.name}: first answer {m['cold_start_s']:.2f} s, "
                 f"RSS {m['rss_mb']:.0f} MB (load {m['load_1min']})")
     rows = {s.name: summarize(s.mode, measured[s.name], prep.corpus.gains,
-                              dir_bytes(indexes[s.module])) for s in systems}
+                              dir_bytes(indexes[s.module], skip=s.model_files)) for s in systems}
+    for s in systems:
+        if s.model_files:
+            rows[s.name]["query_model_mb"] = round(
+                dir_bytes(indexes[s.module], only=s.model_files) / 1e6, 1)
     out: dict[str, Any] = {
         "docs": prep.docs, "queries": len(prep.corpus.queries),
         "judged": len(prep.corpus.gains), "note": prep.corpus.note, "k": k,
@@ -163,9 +176,12 @@ def run_peers(
         "machine": {"cpus": os.cpu_count(),
                     "load_at_start": [round(x, 2) for x in os.getloadavg()]},
         "versions": versions(), "model_dir": str(model_dir), "repeats": repeats,
+        "model_dir_mb": round(dir_bytes(model_dir) / 1e6, 1),
         "method": ("fresh process per measurement; systems take turns; medians over repeats; "
                    "every system encodes queries on one thread with its own runtime; documents "
-                   "indexed from the same precomputed vectors"),
+                   "indexed from the same precomputed vectors; index MB leaves out the query "
+                   "model (snapsearch's snapshot carries its ONNX encoder: query_model_mb; the "
+                   "peers load the installed model directory: model_dir_mb)"),
         "corpora": {},
     }
     for corpus in corpora:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from snapsearch.format import layout
+from snapsearch.format import faults, layout
 from snapsearch.format.errors import StoreError
 from snapsearch.format.hashing import fsync_dir
 
@@ -51,6 +51,7 @@ def store_stream(root: Path, chunks: Iterable[bytes]) -> tuple[str, int, Path]:
                 f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        faults.point("fetch.written")  # the object's bytes are in a temp file, not yet named
         sha = h.hexdigest()
         target = directory / sha
         if target.exists():

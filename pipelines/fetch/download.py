@@ -15,11 +15,13 @@ from typing import Any
 import httpx
 
 from snapsearch.format.errors import SourceError
+from snapsearch.format.redact import redact_logger, redact_text, redact_url
 
 from .cache import CHUNK, store_stream
 from .raw import RawFile, RawVersion
 from .versions import objects_present, record_version, version_from_entry
 
+redact_logger("httpx")  # httpx logs every request's full URL at INFO
 BACKOFF_S = 0.5
 DEFAULT_URL_NAME = "download"
 RETRY_FIX = (
@@ -55,7 +57,9 @@ def fetch_http(
     clock: Callable[[], datetime],
     sleep: Callable[[float], None],
 ) -> RawVersion:
-    """Fetch ``url`` (``previous``: its last manifest entry, for the conditional headers)."""
+    """Fetch ``url`` (``previous``: its last manifest entry, for the conditional headers). Only
+    the request sees ``url`` as given; what is recorded or raised names it redacted."""
+    shown = redact_url(url)
     reusable = previous if previous is not None and objects_present(root, previous) else None
     headers = _conditional_headers(reusable)
     client = httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=True)
@@ -64,13 +68,13 @@ def fetch_http(
     if download.file is None:
         if reusable is None:
             raise SourceError(
-                f"{url} answered 304 Not Modified to a request without validators",
+                f"{shown} answered 304 Not Modified to a request without validators",
                 fix="check the server's caching configuration",
             )
         return version_from_entry(root, reusable, new=False)
     return record_version(
         root,
-        url,
+        shown,
         [download.file],
         previous,
         clock,
@@ -111,12 +115,16 @@ def _get_with_retries(
         except httpx.TimeoutException as exc:
             reason = f"timed out after {timeout_s:g}s ({type(exc).__name__})"
         except httpx.TransportError as exc:
-            reason = f"{type(exc).__name__}: {exc}"
+            reason = redact_text(f"{type(exc).__name__}: {exc}")
         except _Retryable as exc:
             reason = str(exc)
         except (httpx.InvalidURL, httpx.RequestError) as exc:
-            raise SourceError(f"could not fetch {url}: {exc}", fix="check the URL") from exc
-    raise SourceError(f"could not fetch {url} in {attempts} attempts: {reason}", fix=RETRY_FIX)
+            raise SourceError(
+                f"could not fetch {redact_url(url)}: {redact_text(str(exc))}", fix="check the URL"
+            ) from None
+    raise SourceError(
+        f"could not fetch {redact_url(url)} in {attempts} attempts: {reason}", fix=RETRY_FIX
+    )
 
 
 def _get_once(client: httpx.Client, url: str, root: Path, headers: dict[str, str]) -> _Download:
@@ -130,7 +138,7 @@ def _get_once(client: httpx.Client, url: str, root: Path, headers: dict[str, str
             raise _Retryable(f"HTTP {status} {response.reason_phrase}")
         if not response.is_success:
             raise SourceError(
-                f"could not fetch {url}: HTTP {status} {response.reason_phrase}",
+                f"could not fetch {redact_url(url)}: HTTP {status} {response.reason_phrase}",
                 fix=_STATUS_FIX.get(status, "check the URL and the server's answer"),
             )
         name = url_name(url)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from pipelines.publish.runlock import run_lock
 from snapsearch.format.errors import SourceError
+from snapsearch.format.redact import redact_url
 
 from .cache import latest_entry
 from .download import fetch_http
@@ -36,21 +38,27 @@ def fetch_source(
     now: Callable[[], datetime] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RawVersion:
-    """Fetch ``source`` into ``<root>/_raw``; ``retries`` extra HTTP attempts after the first."""
+    """Fetch ``source`` into ``<root>/_raw``; ``retries`` extra HTTP attempts after the first.
+
+    The source is recorded (fetch manifest, ``RawVersion.source``, errors) redacted: a URL's
+    credentials and secret query parameters never leave this function."""
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
     clock = now or (lambda: datetime.now(UTC))
-    previous = latest_entry(root, source)
+    shown = redact_url(source)
     scheme = _scheme(source)
-    if scheme in HTTP_SCHEMES:
-        return fetch_http(source, root, previous, timeout_s, retries, transport, clock, sleep)
-    if scheme is not None:
+    if scheme is not None and scheme not in HTTP_SCHEMES:
         raise SourceError(
-            f"source {source} has unsupported scheme {scheme!r}",
+            f"source {shown} has unsupported scheme {scheme!r}",
             fix="use a local file or directory, or an http(s) URL",
         )
-    files, single = ingest_path(Path(source).expanduser(), root, source)
-    return record_version(root, source, files, previous, clock, None, None, single=single)
+    root.mkdir(parents=True, exist_ok=True)
+    with run_lock(root):  # its temp files are leftovers to anyone else only once it died
+        previous = latest_entry(root, shown)
+        if scheme in HTTP_SCHEMES:
+            return fetch_http(source, root, previous, timeout_s, retries, transport, clock, sleep)
+        files, single = ingest_path(Path(source).expanduser(), root, source)
+        return record_version(root, source, files, previous, clock, None, None, single=single)
 
 
 def _scheme(source: str) -> str | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snapsearch.format import layout
 from snapsearch.format.errors import GateError, StoreError
-from snapsearch.format.gates import GateReport, read_gate_report
+from snapsearch.format.gates import GateReport, gate_report_path, read_gate_report
 
 
 def snapshot_dir(root: Path, snapshot_id: str) -> Path:
@@ -31,13 +31,13 @@ def passed_report(root: Path, snapshot_id: str) -> GateReport:
     path = snapshot_dir(root, snapshot_id)
     report = read_gate_report(path)
     if report is None:
-        if (path / layout.GATES).is_file():
+        if gate_report_path(path).is_file():
             raise GateError(
                 f"refusing {snapshot_id}: its gate report was written for other manifest bytes",
                 fix="run the validate stage on this snapshot again",
             )
         raise GateError(
-            f"refusing {snapshot_id}: its gates never ran ({layout.GATES} is missing)",
+            f"refusing {snapshot_id}: its gates never ran ({gate_report_path(path)} is missing)",
             fix="run the validate stage before publishing",
         )
     if not report.passed:

@@ -1,4 +1,5 @@
-"""The publish log: one JSON line per publish or rollback, appended with ``O_APPEND`` + fsync."""
+"""The publish log: one JSON line per publish, rollback or repair (``repair``), appended with
+``O_APPEND`` + fsync."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from snapsearch.format.hashing import fsync_dir
 
 log = logging.getLogger(__name__)
 
-Action = Literal["publish", "rollback"]
+Action = Literal["publish", "rollback", "repair"]
 Now = Callable[[], datetime]
 
 

@@ -1,27 +1,30 @@
-"""Retention: keep the newest snapshots plus the targets of current/previous; remove leftovers.
+"""Retention: keep the newest judged snapshots plus the targets of current/previous.
 
-A snapshot dir is renamed away before it is removed, so no half-removed snapshot is ever seen
-under its id. Nothing that is neither a snapshot dir nor a leftover is touched.
+A snapshot counts once its gates have judged it (a gate report for its bytes, passed or
+failed: a failed one is kept for inspection like any other). One without a report is either
+being validated by the run in progress or a leftover of a killed one: retention never touches
+or counts it (``leftovers`` removes the dead ones). Retention runs under the run lock (at the
+end of a run's publish, or on its own when no run is in progress) and the store lock, so it
+never races a build, a validation, a publish or a rollback. A snapshot dir is renamed away
+before it is removed, so no half-removed snapshot is ever seen under its id. Nothing that is
+not a snapshot dir or a leftover is touched.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import shutil
-import time
 from pathlib import Path
 
-from snapsearch.format import layout, links
+from snapsearch.format import faults, layout, links
+from snapsearch.format.errors import GateError
+from snapsearch.format.gates import read_gate_report, remove_gate_report
 from snapsearch.format.hashing import fsync_dir
 
+from .leftovers import clean_leftovers, remove_dir
 from .lock import store_lock
+from .runlock import held_here, run_lock
 
 log = logging.getLogger(__name__)
-
-LEFTOVER_AGE_S = 3600.0  # a `.tmp-*` build dir untouched this long is a failed build's leftover
-TRASH_PREFIX = f"{layout.TMP_PREFIX}trash-"  # snapshot dirs renamed away before removal
 
 
 def check_keep(keep: int) -> None:
@@ -29,70 +32,39 @@ def check_keep(keep: int) -> None:
         raise ValueError(f"retention must be >= 0, got {keep}")
 
 
-def _remove_dir(root: Path, path: Path) -> bool:
-    """Remove a snapshot or leftover dir: rename it away first so no half-removed snapshot shows."""
+def _judged(path: Path) -> bool:
     try:
-        if not path.name.startswith(layout.TMP_PREFIX):
-            trash = root / f"{TRASH_PREFIX}{path.name}-{secrets.token_hex(4)}"
-            os.rename(path, trash)
-            path = trash
-        shutil.rmtree(path)
-    except OSError as exc:
-        log.warning("retention could not remove %s: %s", path, exc)
-        return False
-    return True
-
-
-def _last_touched(path: Path) -> float:
-    """The newest mtime of a directory and everything in it (a build writes inside for long)."""
-    newest = path.stat().st_mtime
-    for dirpath, dirs, files in os.walk(path):
-        for name in (*dirs, *files):
-            try:
-                newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
-            except OSError:
-                pass
-    return newest
-
-
-def _leftovers(root: Path) -> list[Path]:
-    """Temp links of interrupted flips, trash, and `.tmp-*` build dirs idle for an hour."""
-    found: list[Path] = []
-    cutoff = time.time() - LEFTOVER_AGE_S
-    for p in sorted(root.glob(f"{layout.TMP_PREFIX}*")):
-        if p.is_symlink():
-            if links.is_flip_leftover(p):  # only flips make these, and we hold the lock
-                found.append(p)
-        elif p.is_dir() and (p.name.startswith(TRASH_PREFIX) or _last_touched(p) < cutoff):
-            found.append(p)
-    return found
+        return read_gate_report(path) is not None
+    except GateError:  # a report that cannot be read: judged (and unpublishable)
+        return True
 
 
 def retain(root: Path, keep: int) -> list[str]:
-    """apply_retention's body; the caller holds the store lock."""
+    """apply_retention's body; the caller holds the run lock and the store lock."""
     check_keep(keep)
+    if not held_here(root):
+        raise RuntimeError("retention needs the run lock (runlock.acquire) held")
     pinned = {links.current_id(root), links.previous_id(root)}
-    snapshots = layout.list_snapshot_dirs(root)
-    old = snapshots[: max(len(snapshots) - keep, 0)]
+    judged = [p for p in layout.list_snapshot_dirs(root) if _judged(p)]
+    old = judged[: max(len(judged) - keep, 0)]
     removed: list[str] = []
     for path in old:
-        if path.name not in pinned and _remove_dir(root, path):
+        if path.name not in pinned and remove_dir(root, path):
+            remove_gate_report(path)  # its report beside it goes with it
             removed.append(path.name)
-    for path in _leftovers(root):
-        if path.is_symlink():
-            path.unlink(missing_ok=True)
-            removed.append(path.name)
-        elif _remove_dir(root, path):
-            removed.append(path.name)
+            faults.point("retention.removed")
     if removed:
         fsync_dir(root)
-    return removed
+    return removed + clean_leftovers(root)
 
 
 def apply_retention(root: Path, keep: int) -> list[str]:
-    """Keep the newest ``keep`` snapshots plus current/previous; remove old `.tmp-*` leftovers.
+    """Keep the newest ``keep`` judged snapshots plus current/previous; remove leftovers of
+    killed processes. StoreError at once when another run is in progress (its own publish
+    applies retention when it ends).
 
-    Returns the names removed. Nothing that is not a snapshot dir or a leftover is touched.
+    Returns the names removed (leftovers inside the store as paths relative to it).
     """
-    with store_lock(root):
+    check_keep(keep)
+    with run_lock(root), store_lock(root):
         return retain(root, keep)

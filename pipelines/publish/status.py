@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from snapsearch.format import layout, links
-from snapsearch.format.errors import GateError, ManifestError
+from snapsearch.format.errors import GateError, SnapshotError
 from snapsearch.format.gates import read_gate_report
 from snapsearch.format.manifest import read_manifest
 
 from .events import PublishEvent, read_publish_log
+from .runlock import holder, run_in_progress
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class StoreStatus:
     previous: str | None
     snapshots: list[SnapshotInfo]  # newest first
     events: list[PublishEvent]  # the last N, oldest first
+    run: dict[str, Any] | None = None  # the run in progress (pid, run, since), if any
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class StoreStatus:
             "previous": self.previous,
             "snapshots": [{**asdict(s), "path": str(s.path)} for s in self.snapshots],
             "events": [e.to_dict() for e in self.events],
+            "run": self.run,
         }
 
 
@@ -58,7 +61,7 @@ def _dir_bytes(path: Path) -> int:
 def _info(path: Path, current: str | None, previous: str | None) -> SnapshotInfo:
     try:
         built_at: str | None = read_manifest(path).built_at
-    except ManifestError:
+    except SnapshotError:  # unreadable, or its seal is broken
         built_at = None
     try:
         report = read_gate_report(path)
@@ -81,4 +84,5 @@ def store_status(root: Path, *, events: int = 10) -> StoreStatus:
     current, previous = links.current_id(root), links.previous_id(root)
     snapshots = [_info(p, current, previous) for p in reversed(layout.list_snapshot_dirs(root))]
     tail = read_publish_log(root)[-events:] if events > 0 else []
-    return StoreStatus(root, current, previous, snapshots, tail)
+    run = (holder(root) or {"pid": None}) if root.is_dir() and run_in_progress(root) else None
+    return StoreStatus(root, current, previous, snapshots, tail, run)

@@ -1,45 +1,98 @@
 """Quality and latency gates as plain functions; the Dagster checks are thin wrappers.
 
-Each gate returns a ``GateResult``; ``run_gates`` runs them all, writes ``gates.json`` into the
-snapshot (bound to its manifest) and returns the report. An ERROR gate that failed blocks publish.
+Each gate returns a ``GateResult``; ``run_gates`` runs them all, writes the gate report beside
+the snapshot (``<root>/_gates/<id>.json``, sealed and bound to its manifest) and returns it. An
+ERROR gate that failed blocks publish. The latency gate lives in ``latency``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from eval.compliance import compliance, count_satisfying
 from eval.harness import QueryRun, run_query, score_runs
 from eval.suite import SuiteQuery, load_suite
-from snapsearch.format import layout
+from pipelines.publish.runlock import run_lock
+from snapsearch.format import faults, layout
 from snapsearch.format.ann import recall_at_k
 from snapsearch.format.errors import SnapshotError
 from snapsearch.format.gates import GateReport, GateResult, write_gate_report
 from snapsearch.format.hashing import sha256_file
 from snapsearch.format.model import Encoder, check_pin
-from snapsearch.format.reader import Snapshot, open_snapshot
+from snapsearch.format.reader import Snapshot, connect_readonly, open_snapshot
 from snapsearch.format.verify import verify_snapshot
 from snapsearch.search.engine import SearchEngine
 from snapsearch.settings import GateSettings
 
-GATE_NAMES = ("integrity", "compatibility", "ann_recall", "quality", "latency")
+from .encoder import gate_query_encoder
+from .latency import gate_latency
+from .policy_gates import gate_exclusions, prior_problems
+
+__all__ = [
+    "GATE_NAMES", "gate_ann_recall", "gate_compatibility", "gate_exclusions", "gate_integrity",
+    "gate_latency", "gate_query_encoder", "gate_quality", "run_gates",
+]
+REJECT_EXAMPLES = 10
+
+GATE_NAMES = (
+    "integrity", "compatibility", "query_encoder", "ann_recall", "quality", "latency",
+    "exclusions",
+)
 
 
 def gate_integrity(snapshot_dir: Path) -> GateResult:
+    """The sealed manifest and every file it lists; and what the build rejected, counted (the
+    reject rate itself was enforced by the build)."""
     try:
-        m = verify_snapshot(snapshot_dir, checksums=True)
+        m = verify_snapshot(snapshot_dir, checksums=True, gates="ignore")
     except SnapshotError as exc:
         return GateResult(passed=False, description=exc.message, metrics={})
     total = sum(f.bytes for f in m.files.values())
+    records = sum(c.records for c in m.collections.values())
+    rejects = sum(c.rejects for c in m.collections.values())
+    rate = rejects / (records + rejects) if records + rejects else 0.0
+    metrics: dict[str, object] = {
+        "files": len(m.files), "bytes": total, "records": records, "rejects": rejects,
+        "reject_rate": round(rate, 6),
+    }
+    if len(m.collections) > 1:
+        metrics |= {f"rejects.{n}": c.rejects for n, c in m.collections.items()}
+    if rejects:
+        metrics["reject_examples"] = _reject_examples(snapshot_dir)
     return GateResult(
         passed=True,
-        description=f"{len(m.files)} files present, sizes and sha256 match the manifest",
-        metrics={"files": len(m.files), "bytes": total},
+        description=(
+            f"{len(m.files)} files present, sizes and sha256 match the sealed manifest; "
+            f"{records:,} records, {rejects:,} rejected ({rate:.2%})"
+        ),
+        metrics=metrics,
     )
+
+
+def _reject_examples(snapshot_dir: Path) -> list[str]:
+    """The first rejects, as '<collection>: <file> line <n>: <reason>'."""
+    conn = connect_readonly(snapshot_dir / layout.SQLITE)
+    try:
+        rows = conn.execute(
+            f"SELECT collection, line, reason FROM {layout.REJECTS_TABLE} ORDER BY rowid "
+            f"LIMIT {REJECT_EXAMPLES}"
+        ).fetchall()
+    finally:
+        conn.close()
+    out = []
+    for collection, line, reason in rows:
+        name, sep, why = str(reason).partition(": ")
+        out.append(f"{collection}: {name} line {line}: {why}" if sep else
+                   f"{collection}: line {line}: {reason}")
+    return out
 
 
 def gate_compatibility(snapshot: Snapshot, encoder: Encoder) -> GateResult:
@@ -106,6 +159,28 @@ def run_suite(
     return SuiteRun(runs, score_runs(runs, gains))
 
 
+def suite_compliance(
+    engine: SearchEngine, suite: Sequence[SuiteQuery], runs: Sequence[QueryRun],
+    collection: str | None,
+) -> tuple[float, int] | None:
+    """Mean compliance of the top results with the queries' constraints (parts suites), and the
+    number of queries it covers; None when no query has constraints something can meet."""
+    judged = [(q, r) for q, r in zip(suite, runs, strict=True) if q.constraints]
+    if not judged:
+        return None
+    col = engine.snapshot.collection(collection)
+    details = {str(d.get("lcsc", d.get("id"))): d for d in col.iter_details()}
+    values = []
+    for q, r in judged:
+        assert q.constraints is not None
+        satisfiable = count_satisfying(details.values(), q.constraints)
+        c = compliance([details[i] for i in r.ids[:10] if i in details], q.constraints,
+                       satisfiable)
+        if c is not None:
+            values.append(c)
+    return (sum(values) / len(values), len(values)) if values else None
+
+
 def _rr(run: QueryRun, expected: Sequence[str]) -> float:
     for i, rid in enumerate(run.ids[:10], 1):
         if rid in expected:
@@ -119,18 +194,34 @@ def gate_quality(
     settings: GateSettings,
     baseline: SearchEngine | None = None,
     collection: str | None = None,
+    without_priors: SearchEngine | None = None,
 ) -> GateResult:
     """The suite's figures on ``collection`` (default: the snapshot's first) against the
-    thresholds, and against ``baseline`` (the published snapshot) when given."""
+    thresholds, against ``baseline`` (the published snapshot) when given, and against the same
+    snapshot ranked without its feedback priors (``without_priors``) when it has any."""
     cand = run_suite(engine, suite, collection=collection)
     f = cand.figures
     problems = []
+    prior_metrics: dict[str, object] = {}
+    if without_priors is not None:
+        found, prior_metrics = prior_problems(
+            f, run_suite(without_priors, suite, collection=collection).figures
+        )
+        problems += found
     for key, minimum in (("hit@1", settings.hit1_min), ("hit@10", settings.hit10_min),
                          ("mrr@10", settings.mrr_min)):
         if f.get(key, 0.0) < minimum:
             problems.append(f"{key} {f.get(key, 0.0):.3f} < {minimum}")
     metrics: dict[str, object] = {k: round(v, 4) for k, v in f.items() if not k.endswith("_ms")}
+    metrics.update(prior_metrics)
+    metrics.update({"min.hit@1": settings.hit1_min, "min.hit@10": settings.hit10_min,
+                    "min.mrr@10": settings.mrr_min})
+    comp = suite_compliance(engine, suite, cand.runs, collection)
+    if comp is not None:
+        metrics["compliance"], metrics["compliance_queries"] = round(comp[0], 4), comp[1]
     if baseline is not None:
+        metrics["baseline_id"] = baseline.snapshot.snapshot_id
+        metrics["regression_tolerance"] = settings.regression_tolerance
         base = run_suite(baseline, suite, collection=collection)
         for key in ("hit@10", "mrr@10", "ndcg@10"):
             drop = base.figures.get(key, 0.0) - f.get(key, 0.0)
@@ -154,48 +245,32 @@ def gate_quality(
         f"suite of {int(f.get('queries', 0))} judged queries: hit@1 {f.get('hit@1', 0):.3f}, "
         f"hit@10 {f.get('hit@10', 0):.3f}, MRR@10 {f.get('mrr@10', 0):.3f}"
     )
+    if prior_metrics:
+        desc += (f"; without feedback priors: hit@1 {prior_metrics['without_priors.hit@1']:.3f}, "
+                 f"hit@10 {prior_metrics['without_priors.hit@10']:.3f}, "
+                 f"MRR@10 {prior_metrics['without_priors.mrr@10']:.3f}")
     if problems:
         desc += "; FAILED: " + "; ".join(problems)
     return GateResult(passed=not problems, description=desc, metrics=metrics)
-
-
-def gate_latency(
-    engine: SearchEngine, suite: Sequence[SuiteQuery], settings: GateSettings,
-    collection: str | None = None,
-) -> GateResult:
-    """In-process p50/p95 of uncached hybrid searches (each query text seen once).
-
-    Without a suite, the queries come from each collection's own records, as its record kind
-    writes them (``RecordKind.fallback_queries``): no parts queries for a text corpus."""
-    texts = list(dict.fromkeys(q.query for q in suite))[: settings.latency_queries]
-    jobs: list[tuple[str | None, str]] = [(collection, t) for t in texts]
-    if not jobs:
-        names = list(engine.snapshot.collections)
-        per = max(1, settings.latency_queries // max(len(names), 1))
-        for name in names:
-            queries = engine.kind(name).fallback_queries(engine.collection(name), per)
-            jobs += [(name, q) for q in dict.fromkeys(queries)]
-    runs = [run_query(engine, f"lat-{i}", t, "hybrid", k=10, collection=c)
-            for i, (c, t) in enumerate(jobs)]
-    fig = score_runs(runs, {})
-    p50, p95 = fig["p50_ms"], fig["p95_ms"]
-    ok = p50 <= settings.latency_p50_ms and p95 <= settings.latency_p95_ms
-    return GateResult(
-        passed=ok,
-        description=(
-            f"hybrid search p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(runs)} uncached queries "
-            f"(budgets {settings.latency_p50_ms} / {settings.latency_p95_ms} ms)"
-        ),
-        metrics={"p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "queries": len(runs),
-                 "budget_p50_ms": settings.latency_p50_ms,
-                 "budget_p95_ms": settings.latency_p95_ms},
-    )
 
 
 def _skipped(why: str) -> GateResult:
     return GateResult(passed=False, description=f"not run: {why}")
 
 
+def _under_run_lock(fn: Callable[..., GateReport]) -> Callable[..., GateReport]:
+    """The gates read a snapshot and write its report: only the run in progress does that (a
+    snapshot being judged is not a leftover to another process)."""
+
+    @functools.wraps(fn)
+    def wrapper(snapshot_dir: Path, *args: Any, **kwargs: Any) -> GateReport:
+        with run_lock(snapshot_dir.parent):
+            return fn(snapshot_dir, *args, **kwargs)
+
+    return wrapper
+
+
+@_under_run_lock
 def run_gates(
     snapshot_dir: Path,
     encoder: Encoder,
@@ -206,13 +281,15 @@ def run_gates(
     now: datetime | None = None,
     collection: str | None = None,
 ) -> GateReport:
-    """Run every gate, write gates.json into the snapshot and return the report. The suite and
-    the latency queries search ``collection`` (default: the snapshot's first)."""
+    """Run every gate, write the gate report beside the snapshot and return it. The suite and
+    the latency queries search ``collection`` (default: the snapshot's first); ``baseline_dir``
+    (the published snapshot) is the yardstick of the quality and latency gates."""
     results: dict[str, GateResult] = {"integrity": gate_integrity(snapshot_dir)}
-    snapshot = None
-    if results["integrity"].passed:
-        snapshot = open_snapshot(snapshot_dir)
-    try:
+    query_encoder: Encoder | None = None
+    with ExitStack() as opened:
+        snapshot = None
+        if results["integrity"].passed:
+            snapshot = opened.enter_context(open_snapshot(snapshot_dir, gates="ignore"))
         if snapshot is None:
             for name in GATE_NAMES[1:]:
                 results[name] = _skipped("integrity failed")
@@ -221,40 +298,48 @@ def run_gates(
             results["ann_recall"] = gate_ann_recall(
                 snapshot, minimum=settings.ann_recall_min, queries=settings.ann_recall_queries
             )
+            results["exclusions"] = gate_exclusions(snapshot)
             if not results["compatibility"].passed:
-                results["quality"] = _skipped("the installed model does not match the pin")
-                results["latency"] = _skipped("the installed model does not match the pin")
+                for name in ("query_encoder", "quality", "latency"):
+                    results[name] = _skipped("the installed model does not match the pin")
             else:
+                baseline = _open_baseline(baseline_dir, snapshot_dir, encoder, collection)
+                if baseline is not None:
+                    opened.enter_context(baseline)
                 suite = load_suite(suite_path) if suite_path else []
+                results["query_encoder"], query_encoder = gate_query_encoder(
+                    snapshot, encoder, suite, settings, collection
+                )
                 if suite:
-                    baseline = _open_baseline(baseline_dir, snapshot_dir, encoder, collection)
-                    try:
-                        results["quality"] = gate_quality(
-                            SearchEngine(snapshot, encoder), suite, settings,
-                            SearchEngine(baseline, encoder) if baseline else None,
-                            collection=collection,
-                        )
-                    finally:
-                        if baseline:
-                            baseline.close()
+                    has_priors = snapshot.manifest.priors is not None
+                    results["quality"] = gate_quality(
+                        SearchEngine(snapshot, encoder), suite, settings,
+                        SearchEngine(baseline, encoder) if baseline else None,
+                        collection=collection,
+                        without_priors=(
+                            SearchEngine(snapshot, encoder, priors=False) if has_priors else None
+                        ),
+                    )
                 else:
                     results["quality"] = GateResult(
                         passed=True, severity="WARN", description="no query suite configured"
                     )
+                # what serve runs: the snapshot's query encoder (the build model if it is unfit)
                 results["latency"] = gate_latency(
-                    SearchEngine(snapshot, encoder, query_cache=0), suite, settings,
-                    collection=collection,
+                    SearchEngine(snapshot, query_encoder or encoder, query_cache=0), suite,
+                    settings, collection=collection,
+                    baseline=SearchEngine(baseline, query_encoder or encoder, query_cache=0)
+                    if baseline else None,
                 )
-    finally:
-        if snapshot is not None:
-            snapshot.close()
     report = GateReport(
         snapshot_id=snapshot_dir.name,
         manifest_sha256=sha256_file(snapshot_dir / layout.MANIFEST),
         ran_at=(now or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
         gates=results,
     )
+    faults.point("gates.judged")
     write_gate_report(snapshot_dir, report)
+    faults.point("gates.reported")
     return report
 
 
@@ -266,7 +351,7 @@ def _open_baseline(
     if baseline_dir is None or baseline_dir.resolve() == candidate.resolve():
         return None
     try:
-        snap = open_snapshot(baseline_dir)
+        snap = open_snapshot(baseline_dir, gates="ignore")
     except SnapshotError:
         return None
     try:

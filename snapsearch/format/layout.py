@@ -7,20 +7,35 @@ Store root (``snapshots/`` by default)::
     <root>/
       <snapshot id>/            immutable snapshot directories (ids sort by build time)
         manifest.json           schema, model pin, settings, row counts, every file's sha256 + bytes
+        manifest.sha256         the manifest's seal: ``<sha256 of manifest.json>  manifest.json``
+                                (``sha256sum -c`` format); nothing in a snapshot is unsealed
         records.sqlite          lookup_<c> (filters), numeric_<c> (numeric attributes), fts_<c>
                                 (FTS5), detail and rejects tables; sealed, opened immutable=1
         vectors_<c>.npy         float32 matrix, L2-normalised, row i = lookup_<c>.pos i
         ann_<c>.hnsw            hnswlib index over the same rows (label = pos)
-        gates.json              gate report written by validate (not covered by the manifest)
+        query-encoder.onnx      the pinned model exported to ONNX fp32 (pooling and normalisation
+                                in the graph): serve encodes queries with it, without torch
+        query-tokenizer.json    the model's tokenizer file (padding is turned off when loaded)
+        priors.json             feedback priors per collection and record (only when a build
+                                read feedback events)
       current -> <snapshot id>  the published snapshot (symlink, flipped atomically)
       previous -> <snapshot id> the one before it
       publish-log.jsonl         append-only publish events
-      .publish.lock             lock file held while publishing
+      .publish.lock             lock file held while publishing or rolling back (seconds)
+      .run.lock                 lock file held by the one run in progress, fetch to publish
       _raw/                     the fetch stage's raw cache:
         objects/<sha256>        raw bytes, content-addressed, written once (read-only)
         fetch-manifest.jsonl    one JSON line per new raw version, oldest first
-      _cache/                   embedding cache shared across builds
-      .tmp-*                    in-progress builds (removed when a build fails or by retention)
+      _cache/                   caches shared across builds:
+        embeddings.sqlite       embeddings by (model fingerprint, text sha256)
+        onnx/<key>/             the query encoder exported once per model fingerprint
+      _gates/<snapshot id>.json gate reports, beside the immutable snapshots they judge: sealed
+                                (own sha256 inside) and bound to the manifest's sha256; written
+                                atomically (``_gates/.tmp-*`` while writing)
+      _feedback/feedback.jsonl  append-only feedback events (POST /v1/feedback), read by builds
+      _dagster/                 the store's Dagster instance (DAGSTER_HOME): runs, events, checks
+      .tmp-*                    in-progress builds and temp files (a failed build removes its own;
+                                the next run removes every one left by a killed process)
 """
 
 from __future__ import annotations
@@ -31,18 +46,29 @@ from pathlib import Path
 from typing import NamedTuple
 
 MANIFEST = "manifest.json"
+SEAL = "manifest.sha256"
 SQLITE = "records.sqlite"
-GATES = "gates.json"
+GATES_DIR = "_gates"
+GATE_REPORT_SUFFIX = ".json"
 CURRENT = "current"
 PREVIOUS = "previous"
 PUBLISH_LOG = "publish-log.jsonl"
 LOCK = ".publish.lock"
+RUN_LOCK = ".run.lock"
 RAW_DIR = "_raw"
 RAW_OBJECTS_DIR = "objects"
 FETCH_MANIFEST = "fetch-manifest.jsonl"
 CACHE_DIR = "_cache"
 EMBED_CACHE = "embeddings.sqlite"
+ONNX_CACHE_DIR = "onnx"
+QUERY_ENCODER = "query-encoder.onnx"
+QUERY_TOKENIZER = "query-tokenizer.json"
+FEEDBACK_DIR = "_feedback"
+FEEDBACK_LOG = "feedback.jsonl"
+PRIORS = "priors.json"
+DAGSTER_DIR = "_dagster"
 TMP_PREFIX = ".tmp-"
+TMP_SUFFIX = ".tmp"  # a file being written next to its final name (e.g. gates.json.tmp)
 
 # Table names inside records.sqlite
 DETAIL_TABLE = "detail"
@@ -153,3 +179,35 @@ def fetch_manifest_path(root: Path) -> Path:
 
 def cache_dir(root: Path) -> Path:
     return root / CACHE_DIR
+
+
+def gates_dir(root: Path) -> Path:
+    """Where the gate reports of the store's snapshots live (beside the snapshots)."""
+    return root / GATES_DIR
+
+
+def gate_report_path(root: Path, snapshot_id: str) -> Path:
+    """The gate report of snapshot ``snapshot_id`` in the store ``root``."""
+    return gates_dir(root) / f"{snapshot_id}{GATE_REPORT_SUFFIX}"
+
+
+def onnx_cache_dir(root: Path, key: str) -> Path:
+    """Where the query encoder exported for ``key`` (model fingerprint + export format) lives."""
+    if not re.fullmatch(r"[0-9a-f]{8,64}", key):
+        raise ValueError(f"{key!r} is not an export cache key (hex digits)")
+    return cache_dir(root) / ONNX_CACHE_DIR / key
+
+
+def feedback_log_path(root: Path) -> Path:
+    """The append-only feedback log (the server appends, builds read)."""
+    return root / FEEDBACK_DIR / FEEDBACK_LOG
+
+
+def dagster_dir(root: Path) -> Path:
+    """The store's Dagster instance home (the default of SNAPSEARCH_DAGSTER_HOME)."""
+    return root / DAGSTER_DIR
+
+
+def is_temp_name(name: str) -> bool:
+    """A name only an unfinished write makes: ``.tmp-*`` or ``*.tmp``."""
+    return name.startswith(TMP_PREFIX) or name.endswith(TMP_SUFFIX)

@@ -16,7 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
-from . import layout
+from . import faults, layout
 from .errors import StoreError
 from .hashing import fsync_dir
 
@@ -89,7 +89,9 @@ def move_current(root: Path, old: str | None, new: str) -> None:
     """previous := ``old`` (the current id, if any and different), then current := ``new``."""
     if old is not None and old != new:
         flip(root, layout.PREVIOUS, old)
+        faults.point("links.previous_flipped")  # previous == current until the next flip
     flip(root, layout.CURRENT, new)
+    faults.point("links.current_flipped")
 
 
 def is_flip_leftover(path: Path) -> bool:

@@ -25,7 +25,7 @@ from .ann import ExactIndex, HnswIndex
 from .errors import ManifestError
 from .gates import GateReport, read_gate_report
 from .manifest import CollectionInfo, Manifest
-from .verify import verify_snapshot
+from .verify import GateCheck, verify_snapshot
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -157,10 +157,13 @@ class Snapshot:
         self.conn.close()
 
 
-def open_snapshot(snapshot_dir: Path, *, checksums: bool = False) -> Snapshot:
-    """Open a snapshot; sizes are always verified, sha256 when ``checksums``."""
+def open_snapshot(
+    snapshot_dir: Path, *, checksums: bool = False, gates: GateCheck = "if_present"
+) -> Snapshot:
+    """Open a snapshot; the manifest's seal and the sizes are always verified, sha256 when
+    ``checksums``, the gate report as ``gates`` asks (see ``verify``)."""
     snapshot_dir = snapshot_dir.resolve()
-    manifest = verify_snapshot(snapshot_dir, checksums=checksums)
+    manifest = verify_snapshot(snapshot_dir, checksums=checksums, gates=gates)
     conn = connect_readonly(snapshot_dir / layout.SQLITE)
     try:
         collections = {

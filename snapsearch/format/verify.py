@@ -1,20 +1,39 @@
-"""Verification: every file the manifest lists is there, with its size and (fully) its sha256."""
+"""Verification: the manifest's seal and snapshot id, every file it lists (size always, sha256
+when asked), nothing else in the directory, and the gate report beside it.
+
+``gates`` says what is asked of the gate report (``<root>/_gates/<id>.json``):
+
+- ``"ignore"``: not looked at (the integrity gate, before there is a report);
+- ``"if_present"``: a report that exists must be sealed, for this snapshot and for these
+  manifest bytes (opening a snapshot to evaluate it);
+- ``"passed"``: it must exist, be sound and have passed (serve, rollback, ``snapsearch verify``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from . import layout
-from .errors import IntegrityError
+from .errors import GateError, IntegrityError
+from .gates import GateReport, gate_report_path, load_gate_report
 from .hashing import sha256_file
 from .manifest import Manifest, read_manifest
+
+GateCheck = Literal["ignore", "if_present", "passed"]
+_REFUSE = "rebuild it with `snapsearch run --force` (snapshots are immutable: never edit one)"
+
+
+def _files(snapshot_dir: Path) -> list[str]:
+    """Every file and directory under the snapshot, as relative posix paths (sorted)."""
+    return sorted(p.relative_to(snapshot_dir).as_posix() for p in snapshot_dir.rglob("*"))
 
 
 def find_problems(snapshot_dir: Path, manifest: Manifest, *, checksums: bool) -> list[str]:
     problems: list[str] = []
     for name, entry in sorted(manifest.files.items()):
         p = snapshot_dir / name
-        if not p.is_file():
+        if not p.is_file() or p.is_symlink():
             problems.append(f"{name}: missing")
             continue
         size = p.stat().st_size
@@ -23,21 +42,60 @@ def find_problems(snapshot_dir: Path, manifest: Manifest, *, checksums: bool) ->
             continue
         if checksums and sha256_file(p) != entry.sha256:
             problems.append(f"{name}: sha256 differs from the manifest")
-    listed = set(manifest.files) | {layout.MANIFEST, layout.GATES}
-    for p in sorted(snapshot_dir.iterdir()):
-        if p.name not in listed:
-            problems.append(f"{p.name}: not in the manifest")
+    listed = set(manifest.files) | {layout.MANIFEST, layout.SEAL}
+    parents = {q.as_posix() for n in listed for q in Path(n).parents} - {"."}
+    for name in _files(snapshot_dir):
+        if name not in listed and name not in parents:
+            problems.append(f"{name}: not in the manifest")
     return problems
 
 
-def verify_snapshot(snapshot_dir: Path, *, checksums: bool = True) -> Manifest:
-    """Raise IntegrityError (naming the snapshot and each problem) unless the snapshot is sound."""
-    manifest = read_manifest(snapshot_dir)
+def check_gate_report(
+    snapshot_dir: Path, manifest_sha256: str, *, passed: bool
+) -> GateReport | None:
+    """The snapshot's gate report, checked: sealed, for this snapshot and these manifest bytes;
+    with ``passed``, it must exist and have passed. GateError naming the file otherwise."""
+    path = gate_report_path(snapshot_dir)
+    report = load_gate_report(snapshot_dir)
+    sid = snapshot_dir.resolve().name
+    if report is None:
+        if passed:
+            raise GateError(
+                f"snapshot {sid} has no gate report ({path} is missing): its gates never ran",
+                fix="run `snapsearch run --force` to build and validate a snapshot",
+            )
+        return None
+    if report.manifest_sha256 != manifest_sha256:
+        raise GateError(
+            f"gate report {path} judged other manifest bytes than {sid}'s",
+            fix="run the validate stage again (`snapsearch run --force`)",
+        )
+    if passed and not report.passed:
+        failed = sorted(
+            n for n, g in report.gates.items() if not g.passed and g.severity == "ERROR"
+        )
+        raise GateError(
+            f"snapshot {sid} failed its gates ({', '.join(failed)}; see {path})",
+            fix="publish only snapshots whose gates passed",
+        )
+    return report
+
+
+def verify_snapshot(
+    snapshot_dir: Path, *, checksums: bool = True, gates: GateCheck = "if_present"
+) -> Manifest:
+    """Raise a SnapshotError (naming the snapshot and each problem) unless the snapshot is sound:
+    IntegrityError for its files and seal, ManifestError for an unreadable manifest, GateError
+    for its gate report (see ``gates``)."""
+    manifest = read_manifest(snapshot_dir)  # checks the seal and the snapshot id
     problems = find_problems(snapshot_dir, manifest, checksums=checksums)
     if problems:
         raise IntegrityError(
             f"snapshot {snapshot_dir} failed verification: " + "; ".join(problems),
-            fix="rebuild it with `snapsearch run --force` "
-                "(snapshots are immutable: never edit one)",
+            fix=_REFUSE,
+        )
+    if gates != "ignore":
+        check_gate_report(
+            snapshot_dir, sha256_file(snapshot_dir / layout.MANIFEST), passed=gates == "passed"
         )
     return manifest

@@ -1,8 +1,10 @@
 """Writes a snapshot directory: tables, vectors, ANN index, manifest — atomically.
 
 A build happens in ``<root>/.tmp-<id>/``; ``finish`` seals SQLite, checksums every file, writes
-the manifest, fsyncs and renames the directory into place. ``abort`` (or an exception inside
-``with SnapshotWriter(...)``) removes the temp directory: a failed build leaves nothing behind.
+the manifest and its seal (``manifest.sha256``), fsyncs and renames the directory into place:
+from then on nothing writes into it (the gate report lives in ``<root>/_gates/``). ``abort``
+(or an exception inside ``with SnapshotWriter(...)``) removes the temp directory: a failed build
+leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from . import layout
 from .ann import HnswIndex
 from .errors import SnapshotError
 from .hashing import fsync_dir, fsync_file, sha256_file
-from .manifest import CollectionInfo, FileEntry, HnswSettings, Manifest
+from .manifest import CollectionInfo, FileEntry, HnswSettings, Manifest, write_manifest
 
 _SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL"}
 
@@ -174,6 +176,16 @@ class SnapshotWriter:
         self._tables[f"{layout.REJECTS_TABLE}[{name}]"] = len(rej)
         self._collections[name] = info
 
+    def add_file(self, name: str, source: Path) -> None:
+        """Copy ``source`` into the snapshot as ``name`` (a file name of ``layout``, e.g. the
+        query encoder); ``finish`` checksums it with every other file."""
+        if name != Path(name).name or name in (layout.MANIFEST, layout.SEAL, layout.SQLITE):
+            raise SnapshotError(f"{name!r} cannot be added to a snapshot")
+        target = self.path / name
+        if target.exists():
+            raise SnapshotError(f"{name} is already in the snapshot being built")
+        shutil.copyfile(source, target)
+
     @property
     def collections(self) -> dict[str, CollectionInfo]:
         return dict(self._collections)
@@ -195,17 +207,20 @@ class SnapshotWriter:
         db.close()
 
     def file_entries(self) -> dict[str, FileEntry]:
+        """Every file under the snapshot directory (subdirectories too, as relative posix
+        paths), but the manifest and its seal."""
         out: dict[str, FileEntry] = {}
-        for p in sorted(self.path.iterdir()):
-            if p.name in (layout.MANIFEST, layout.GATES):
+        for p in sorted(self.path.rglob("*")):
+            name = p.relative_to(self.path).as_posix()
+            if not p.is_file() or name in (layout.MANIFEST, layout.SEAL):
                 continue
-            out[p.name] = FileEntry(sha256=sha256_file(p), bytes=p.stat().st_size)
+            out[name] = FileEntry(sha256=sha256_file(p), bytes=p.stat().st_size)
         return out
 
     def finish(self, manifest_fields: dict[str, Any]) -> Manifest:
         """Seal, checksum, write the manifest, fsync and rename into place."""
         self._seal_sqlite()
-        for p in self.path.iterdir():
+        for p in self.path.rglob("*"):
             fsync_file(p)
         manifest = Manifest(
             snapshot_id=self.snapshot_id,
@@ -214,9 +229,7 @@ class SnapshotWriter:
             files=self.file_entries(),
             **manifest_fields,
         )
-        mpath = self.path / layout.MANIFEST
-        mpath.write_text(manifest.to_json(), encoding="utf-8")
-        fsync_file(mpath)
+        write_manifest(self.path, manifest)
         fsync_dir(self.path)
         os.rename(self.path, self.final_path)
         fsync_dir(self.root)

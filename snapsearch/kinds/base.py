@@ -5,7 +5,9 @@ template recorded in the manifest), the lexical fields with their bm25 weights, 
 columns and the summary a search result shows. It also says how its collections are searched and
 shown: the filters the API accepts (``filters``), what it adds to ranking (``ranker``), a one-line
 display of a hit (``display``) and the queries the latency gate uses when no suite is configured
-(``fallback_queries``). Register a new kind under the entry-point group ``snapsearch.kinds``
+(``fallback_queries``). For lookup (records by their fields, no query text) it declares its default
+order, the fields a request may sort by, its alternate key and its recency field
+(``snapsearch.kinds.lookup``). Register a new kind under the entry-point group ``snapsearch.kinds``
 (``name = "module:KindClass"``); nothing in the core changes.
 
 ``version`` covers everything that shapes the rows a kind writes (its template, its parsing, its
@@ -25,6 +27,7 @@ from snapsearch.format.manifest import CollectionInfo
 from snapsearch.format.reader import Collection
 from snapsearch.format.writer import Row
 from snapsearch.kinds.filters import Equals, FilterSpec
+from snapsearch.kinds.lookup import SortKey
 from snapsearch.kinds.ranking import Ranker
 
 ColumnType = Literal["text", "integer", "real"]
@@ -45,6 +48,15 @@ class RecordKind(ABC):
     tokenizer: ClassVar[str] = "porter unicode61 remove_diacritics 2"
     # the API's filters; None: equality on every text filter column
     filters: ClassVar[tuple[FilterSpec, ...] | None] = None
+    # lookup: the order records come in (then by id), the fields a request may sort by (name ->
+    # lookup column), text filters matched by the kind's own rule (asked, stored) -> bool rather
+    # than equality, the filter column holding an alternate key (a part number, stored as
+    # ``alternate_key_value`` writes it) and the summary field holding an ISO date (``newest``)
+    default_order: ClassVar[tuple[SortKey, ...]] = ()
+    sortable: ClassVar[dict[str, str]] = {}
+    lookup_matchers: ClassVar[dict[str, Callable[[str, str], bool]]] = {}
+    alternate_key: ClassVar[str | None] = None
+    recency_field: ClassVar[str | None] = None
 
     @abstractmethod
     def to_row(self, raw: Any) -> Row:
@@ -58,6 +70,10 @@ class RecordKind(ABC):
             Equals(name, name, f"records whose {name} equals this")
             for name, kind in self.filter_columns.items() if kind == "text"
         )
+
+    def alternate_key_value(self, text: str) -> str:
+        """An alternate key as the kind stores it in its ``alternate_key`` column."""
+        return " ".join(text.split())
 
     def ranker(self, collection: Collection) -> Ranker:
         """What this kind adds to hybrid ranking on ``collection`` (one per collection)."""

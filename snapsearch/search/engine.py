@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,7 +30,10 @@ from snapsearch.kinds.ranking import PARTIAL_SCORE, Exact, Ranker
 
 from . import fusion, retrievers
 from .errors import UnknownCollection
+from .exclusion import Rule, applicable, check_fields, drop_excluded, parse_rules
 from .filters import Filter, compile_where, parse_filters
+from .lexical import Lexical
+from .priors import NO_PRIORS, RecordPriors, load_priors
 from .qcache import QueryEmbeddings
 from .types import Hit, SearchRequest, SearchResponse
 
@@ -54,27 +59,40 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Searchable:
-    """A collection with its record kind and the kind's ranker (made once per collection)."""
+    """A collection with its record kind, the kind's ranker, its lexical retriever and its
+    filter masks (made once per collection)."""
 
     col: Collection
     kind: RecordKind
     ranker: Ranker
+    lexical: Lexical
+    masks: retrievers.FilterMasks
+    priors: RecordPriors = NO_PRIORS  # feedback priors baked into the snapshot (priors.py)
 
 
 class SearchEngine:
     def __init__(
         self, snapshot: Snapshot, encoder: Encoder | None, *, query_cache: int = 2048,
-        fusion: FusionSettings | None = None,
+        fusion: FusionSettings | None = None, queries: QueryEmbeddings | None = None,
+        priors: bool = True,
     ) -> None:
-        """``fusion`` overrides the manifest's settings (for measurement only; serve never does)."""
+        """``fusion`` overrides the manifest's settings (for measurement only; serve never does).
+        ``queries``: a query-embedding cache to share (one made with ``encoder``'s model: the
+        server keeps its cache across snapshots of the same model); else a new one of
+        ``query_cache`` entries. ``priors=False`` ranks without the snapshot's feedback priors
+        (the quality gate compares)."""
         self.snapshot = snapshot
         self.encoder = encoder
         self.fusion = fusion or snapshot.manifest.fusion
-        self.queries = QueryEmbeddings(encoder, query_cache)
+        self.queries = queries if queries is not None else QueryEmbeddings(encoder, query_cache)
         self._searchable: dict[str, Searchable] = {}
+        baked = load_priors(snapshot) if priors else {}
         for name, col in snapshot.collections.items():
             kind = get_kind(col.info.kind)
-            self._searchable[name] = Searchable(col, kind, kind.ranker(col))
+            self._searchable[name] = Searchable(
+                col, kind, kind.ranker(col), Lexical(col), retrievers.FilterMasks(col),
+                baked.get(name, NO_PRIORS),
+            )
 
     # -- plumbing ------------------------------------------------------------------------
     def searchable(self, name: str | None) -> Searchable:
@@ -98,12 +116,23 @@ class SearchEngine:
         s = self.searchable(req.collection)
         return parse_filters(s.kind, s.col.name, req.filters)
 
+    def exclusion_rules(self, req: SearchRequest, policy: Sequence[Rule] = ()) -> list[Rule]:
+        """The request's ``exclude`` rules (checked against the collection's fields) and the
+        ``policy`` rules that apply to its kind."""
+        s = self.searchable(req.collection)
+        rules = parse_rules(req.exclude or None)
+        check_fields(rules, s.kind, s.col.name)
+        return [*rules, *applicable(policy, s.kind)]
+
     # -- the one entry point -------------------------------------------------------------
-    def search(self, req: SearchRequest) -> SearchResponse:
+    def search(self, req: SearchRequest, *, exclude: Sequence[Rule] = ()) -> SearchResponse:
+        """``exclude``: rules every request gets (the server's policy), besides the request's."""
         t0 = time.perf_counter()
         s = self.searchable(req.collection)
         col = s.col
         where = compile_where(col, parse_filters(s.kind, col.name, req.filters))
+        kept = None if where is None else s.masks.mask(where)
+        rules = self.exclusion_rules(req, exclude)
         fcfg = self.fusion
         # one fixed pool per query, whatever the page: every page cuts the same ranking
         pool = fcfg.candidates
@@ -112,7 +141,7 @@ class SearchEngine:
         qvec = None
         if req.mode in ("vector", "hybrid"):
             qvec = self.embed_query(req.query)
-            for p, sim in retrievers.dense(col, qvec, pool, where):
+            for p, sim in retrievers.dense(col, qvec, pool, kept):
                 cands[p] = Candidate(p, dense=max(0.0, sim))
         understood = None
         exact: list[Exact] = []
@@ -125,7 +154,7 @@ class SearchEngine:
                 cands.setdefault(p, Candidate(p))
         if req.mode in ("lexical", "hybrid"):
             # hybrid scores every candidate on both retrievers: bm25 for the others' ones too
-            lex, extra = retrievers.lexical(col, req.query, pool, where, also=list(cands))
+            lex, extra = s.lexical.search(req.query, pool, kept, also=list(cands))
             lex_hits = len(lex)
             top = lex[0][1] if lex else 1.0
             for p, sc in [*lex, *extra.items()]:
@@ -156,9 +185,14 @@ class SearchEngine:
             for c in cands.values():
                 if c.exact is not None:
                     c.score = 1.0 if c.exact.full else max(c.score, PARTIAL_SCORE)
+            s.priors.apply(cands.values())
 
         ranked_all = sorted(cands.values(), key=lambda c: (c.tier, -c.score, c.pos))
         ranked_all = [c for c in ranked_all if c.score >= req.min_score or c.exact]
+        excluded: Counter[str] = Counter()
+        if rules:
+            dropped, excluded = drop_excluded(col, s.kind, [c.pos for c in ranked_all], rules)
+            ranked_all = [c for c in ranked_all if c.pos not in dropped]
         page = ranked_all[req.offset : req.offset + req.limit]
         hits = self._hits(col, page, req)
         match: Literal["good", "weak", "none"]
@@ -174,7 +208,7 @@ class SearchEngine:
             query=req.query, mode=req.mode, collection=col.name,
             snapshot_id=self.snapshot.snapshot_id, total_candidates=len(ranked_all), match=match,
             hits=hits, offset=req.offset, limit=req.limit,
-            took_ms=round((time.perf_counter() - t0) * 1000, 3),
+            took_ms=round((time.perf_counter() - t0) * 1000, 3), excluded=dict(excluded),
         )
 
     @staticmethod

@@ -56,10 +56,17 @@ class Filter:
 # -- validation ----------------------------------------------------------------------------------
 
 
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past any float (JSON allows 1 followed by 400 zeros)
+        return False
+
+
 def _number(value: Any, field: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise InvalidFilter(f"{field}: must be a finite number, got {value!r}", field=field)
     return float(value)
 

@@ -8,8 +8,6 @@ which extend it) is read from ``SNAPSEARCH_<FOO>``; a field of ``GateSettings`` 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationInfo,
     field_validator,
 )
@@ -29,8 +28,9 @@ from pydantic_settings import (
 
 from snapsearch.format import layout
 from snapsearch.format.manifest import FusionSettings, HnswSettings
-from snapsearch.format.model import Encoder, EncoderBackend, load_encoder
+from snapsearch.format.model import EncoderBackend
 from snapsearch.kinds import available_kinds
+from snapsearch.search.exclusion import Rule, load_rules_file
 
 ENV_PREFIX = "SNAPSEARCH_"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,29 +42,21 @@ _TOKENIZER = re.compile(r"^[A-Za-z0-9_.' ]{1,200}$")
 
 
 class CommonSettings(BaseSettings):
-    """What every command reads: where the store is and which embedding model to load."""
+    """What every command reads: where the store is. (Queries are encoded by the encoder each
+    snapshot carries, named by its manifest: no setting chooses it.)"""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     root: Path = Field(default=REPO_ROOT / "snapshots", description="snapshot store root")
-    encoder: EncoderBackend = Field(
-        default="minilm",
-        description="embedding model: 'minilm' (the pinned model) or 'hashing' (tests only)",
-    )
-    torch_threads: int = Field(
-        default=1, ge=1, le=256,
-        description="torch threads for encoding a query (1 stays fast when cores are busy)",
-    )
-    encode_threads: int = Field(
-        default=0, ge=0, le=256, description="torch threads while a build encodes; 0: every core"
+    dagster_home: Path | None = Field(
+        default=None,
+        description="the store's Dagster instance (runs, materializations, checks), the "
+        "DAGSTER_HOME of `dagster dev` (default: _dagster in the store root)",
     )
 
-    def encoder_factory(self) -> Callable[[], Encoder]:
-        """Loads this process's one encoder for these settings (on the first call)."""
-        return partial(
-            load_encoder, self.encoder, threads=self.torch_threads,
-            batch_threads=self.encode_threads or None,
-        )
+    def dagster_home_dir(self) -> Path:
+        """Where the store's Dagster instance lives."""
+        return self.dagster_home or layout.dagster_dir(self.root)
 
 
 class ServeSettings(CommonSettings):
@@ -79,14 +71,76 @@ class ServeSettings(CommonSettings):
         default=2.0, ge=0.0, description="how often to check whether `current` moved; 0 disables"
     )
     close_grace_s: float = Field(
-        default=30.0, ge=0.0,
-        description="how long a replaced snapshot stays open for requests still using it",
+        default=0.0, ge=0.0,
+        description="seconds a replaced snapshot stays open at least; it is closed only once no "
+        "request uses it, whatever this says",
     )
     search_threads: int = Field(
         default=4, ge=1, le=64,
         description="searches run at once in worker threads (more wait); keep near the core count",
     )
+    query_cache: int = Field(
+        default=2048, ge=0, description="query embeddings kept in memory (LRU); 0 disables"
+    )
+    workers: int = Field(
+        default=1, ge=1, le=64,
+        description="server processes, each holding the snapshot read-only (one per core)",
+    )
+    shutdown_drain_s: float = Field(
+        default=1.0, ge=0.0,
+        description="on SIGTERM: seconds /readyz answers 503 while requests are still served, "
+        "so load balancers stop sending, before the server stops accepting",
+    )
+    shutdown_grace_s: float = Field(
+        default=10.0, ge=0.0,
+        description="then: seconds requests in flight may take to finish; the process exits 0 "
+        "by then",
+    )
     log_level: LogLevel = Field(default="info", description="log level of the server's logs")
+    show_paths: bool = Field(
+        default=False,
+        description="GET /v1/snapshot shows local file paths (sources, store); off: file names "
+        "only",
+    )
+    api_token: SecretStr | None = Field(
+        default=None, min_length=16,
+        description="bearer token (16+ characters) every request must carry as "
+        "'Authorization: Bearer ...', except on the open paths; unset: none needed",
+    )
+    open_paths: list[str] = Field(
+        default=["/livez", "/readyz", "/metrics"],
+        description="paths that need no token and are not rate limited "
+        "(a trailing * matches a prefix)",
+    )
+    rate_limit_per_s: float | None = Field(
+        default=None, ge=0.0,
+        description="requests per second per client address (token bucket; 429 with "
+        "Retry-After past it); 0: off; unset: off on a loopback host without a token, else 20",
+    )
+    rate_limit_burst: int = Field(
+        default=40, ge=1, description="requests a client may send at once before the rate applies"
+    )
+    exclude_policy: Path | None = Field(
+        default=None,
+        description="exclusion rules every request gets: a JSON file of rules [{name, field, "
+        "equals | in | matches | below}]; hits they remove are counted in /metrics by rule",
+    )
+    feedback_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024,
+        description="size bound of the feedback log (<root>/_feedback/feedback.jsonl); "
+        "POST /v1/feedback answers 507 past it",
+    )
+
+    @field_validator("exclude_policy")
+    @classmethod
+    def _policy_rules(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            load_rules_file(v, "policy")
+        return v
+
+    def policy_rules(self) -> list[Rule]:
+        """The server's policy: rules every search, lookup and context request gets."""
+        return load_rules_file(self.exclude_policy, "policy") if self.exclude_policy else []
 
 
 class GateSettings(BaseSettings):
@@ -102,9 +156,33 @@ class GateSettings(BaseSettings):
     regression_tolerance: float = Field(
         default=0.02, description="drop allowed against the snapshot `current` points at"
     )
-    latency_p50_ms: float = Field(default=50.0, description="search p50 budget (ms)")
-    latency_p95_ms: float = Field(default=150.0, description="search p95 budget (ms)")
+    latency_p50_ms: float = Field(
+        default=50.0,
+        description="search p50 budget (ms of service time), judged when there is no published "
+        "snapshot to compare with",
+    )
+    latency_p95_ms: float = Field(
+        default=150.0, description="search p95 budget (ms of service time), as latency_p50_ms"
+    )
     latency_queries: int = Field(default=60, ge=1, description="queries of the latency gate")
+    latency_warmup: int = Field(
+        default=20, ge=0, description="queries run (not measured) before the latency gate measures"
+    )
+    latency_ratio_max: float = Field(
+        default=1.5, gt=1.0,
+        description="candidate/published p50 and p95, measured interleaved in the same run, "
+        "maximum (judged instead of the budgets when a published snapshot can be measured)",
+    )
+    encoder_cosine_min: float = Field(
+        default=0.9999, ge=0.0, le=1.0,
+        description="query encoder gate: minimum cosine between the snapshot's query encoder and "
+        "the build model over a fixed sample of queries",
+    )
+    encoder_ndcg_tolerance: float = Field(
+        default=0.002, ge=0.0,
+        description="query encoder gate: the suite's nDCG@10 may differ by this much between "
+        "the two encoders",
+    )
 
 
 class Collection(BaseModel):
@@ -150,6 +228,19 @@ class PipelineSettings(CommonSettings):
     """Everything the pipeline reads. What changes a snapshot's bytes is recorded in its manifest
     (``build_fingerprint``)."""
 
+    encoder: EncoderBackend = Field(
+        default="minilm",
+        description="embedding model a build encodes with: 'minilm' (the pinned model) or "
+        "'hashing' (tests only)",
+    )
+    torch_threads: int = Field(
+        default=1, ge=1, le=256,
+        description="torch threads for one-text encodes in the pipeline (1 stays fast when "
+        "cores are busy)",
+    )
+    encode_threads: int = Field(
+        default=0, ge=0, le=256, description="torch threads while a build encodes; 0: every core"
+    )
     collections: list[Collection] = Field(
         default=list(DEFAULT_COLLECTIONS), min_length=1,
         description="the snapshot's collections, a JSON list of {name, kind, source} "
@@ -169,6 +260,14 @@ class PipelineSettings(CommonSettings):
     max_reject_rate: float = Field(
         default=0.01, ge=0.0, le=1.0, description="share of unparseable records allowed"
     )
+    max_record_bytes: int = Field(
+        default=1_000_000, ge=1024,
+        description="a raw record (one JSON line) longer than this is rejected",
+    )
+    max_field_chars: int = Field(
+        default=100_000, ge=16,
+        description="a record holding a string (field or key) longer than this is rejected",
+    )
     retention: int = Field(default=5, ge=0, description="snapshots kept in the store")
     batch_size: int = Field(default=64, ge=1, description="texts per encoder batch")
     tokenizer: str | None = Field(
@@ -181,6 +280,20 @@ class PipelineSettings(CommonSettings):
     )
     gates: GateSettings = Field(
         default_factory=GateSettings, description="gate thresholds (SNAPSEARCH_GATE_*)"
+    )
+    exclusions: Path | None = Field(
+        default=None,
+        description="build exclusion rules: a JSON file of rules [{name, field, equals | in | "
+        "matches | below}]; excluded records are not indexed and are counted by rule",
+    )
+    collection_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="default weight of each collection in a multi-collection search "
+        "(JSON object {collection: 0 to 10}; recorded in the manifest)",
+    )
+    prior_boost: float = Field(
+        default=0.05, ge=0.0, le=0.2,
+        description="the most a record's feedback prior moves its hybrid score",
     )
 
     @classmethod
@@ -219,6 +332,24 @@ class PipelineSettings(CommonSettings):
     def _no_suite(cls, v: object) -> object:
         return None if isinstance(v, str | Path) and str(v).strip().lower() in ("", "none") else v
 
+    @field_validator("exclusions")
+    @classmethod
+    def _exclusion_rules(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            load_rules_file(v, "build")
+        return v
+
+    @field_validator("collection_weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        names = [c.name for c in info.data.get("collections") or []]
+        for name, w in v.items():
+            if names and name not in names:
+                raise ValueError(f"{name!r} is not a configured collection ({', '.join(names)})")
+            if not 0.0 <= w <= 10.0:
+                raise ValueError(f"the weight of {name!r} is {w}: a weight is 0 to 10")
+        return v
+
     @field_validator("tokenizer")
     @classmethod
     def _tokenizer_words(cls, v: str | None) -> str | None:
@@ -235,15 +366,29 @@ class PipelineSettings(CommonSettings):
             return list(self.collections)
         return [self.collections[0].model_copy(update={"source": self.source})]
 
+    def exclusion_rules(self) -> list[Rule]:
+        """The build's exclusion rules ([] without a rules file)."""
+        return load_rules_file(self.exclusions, "build") if self.exclusions else []
+
     def build_fingerprint(self) -> dict[str, Any]:
-        """The settings that change a snapshot's bytes (recorded in the manifest)."""
-        return {
+        """The settings that change a snapshot's bytes (recorded in the manifest). Settings added
+        later appear only when set, so a build that leaves them unset writes what it wrote
+        before they existed."""
+        out: dict[str, Any] = {
             "collections": [{"name": c.name, "kind": c.kind} for c in self.collections],
             "max_reject_rate": self.max_reject_rate,
+            "max_record_bytes": self.max_record_bytes,
+            "max_field_chars": self.max_field_chars,
             "tokenizer": self.tokenizer,
             "hnsw": self.hnsw.model_dump(),
             "fusion": self.fusion.model_dump(),
         }
+        rules = self.exclusion_rules()
+        if rules:
+            out["exclusions"] = [r.describe() for r in rules]
+        if self.collection_weights:
+            out["collection_weights"] = dict(sorted(self.collection_weights.items()))
+        return out
 
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (

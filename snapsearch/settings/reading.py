@@ -15,6 +15,8 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 from pydantic_settings import SettingsError as EnvParseError
 
+from snapsearch.format.redact import redact_text
+
 from .declared import ENV_PREFIX, SETTINGS_CLASSES
 
 S = TypeVar("S", bound=BaseSettings)
@@ -95,7 +97,8 @@ def settings_error_line(
         if info is not None and err["type"] != "value_error":  # not a validator's own words
             expected = f" should be {describe_type(info.annotation)}"
         msg = str(err["msg"]).removeprefix("Value error, ")
-        got = "" if err["type"] == "missing" else f" (got {_short(err.get('input'))})"
+        secret = info is not None and SecretStr in _flat(info.annotation)
+        got = "" if err["type"] == "missing" or secret else f" (got {_short(err.get('input'))})"
         parts.append(f"{name}{where}{expected}: {msg}{got}")
     return "invalid settings: " + "; ".join(parts)
 
@@ -133,12 +136,17 @@ def describe_type(annotation: object) -> str:
         return "one of " + ", ".join(repr(a) for a in get_args(t))
     if get_origin(t) is list:
         (item,) = get_args(t)
-        return "a JSON list of " + describe_type(item).removeprefix("a JSON object ")
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return "a JSON list of " + describe_type(item).removeprefix("a JSON object ")
+        return f"a JSON list ({describe_type(item)} each)"
     if isinstance(t, type) and issubclass(t, BaseModel):
         return "a JSON object {" + ", ".join(t.model_fields) + "}"
+    if get_origin(t) is dict:
+        key, value = get_args(t)
+        return f"a JSON object of {describe_type(key)} -> {describe_type(value)}"
     return _WORDS.get(t, getattr(t, "__name__", str(t)))
 
 
 def _short(value: object) -> str:
-    text = repr(value)
+    text = redact_text(repr(value))  # an invalid source URL may carry a token
     return text if len(text) <= 80 else text[:77] + "..."

@@ -8,29 +8,21 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from pipelines.job import run_job
 from serve.app import create_app
 from snapsearch.format.links import current_id
-from snapsearch.settings import PipelineSettings, ServeSettings
+from snapsearch.settings import ServeSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("e2e") / "snapshots"
-    # the real model, the bundled sample, the committed suite, every gate: the defaults
-    outcome = run_job(PipelineSettings(root=root))
-    assert outcome.published
-    assert all(g["passed"] for g in outcome.gates.values()), outcome.gates
-    return root
+def store(real_store: Path) -> Path:
+    return real_store  # tests/e2e/conftest.py: the whole job with the defaults
 
 
 @pytest.fixture(scope="module")
 def client(store: Path):
-    settings = ServeSettings(root=store)
-    assert settings.encoder == "minilm"
-    app = create_app(settings, encoder_factory=settings.encoder_factory())
+    app = create_app(ServeSettings(root=store))  # the snapshot's ONNX query encoder
     with TestClient(app) as c:
         yield c
 
@@ -48,6 +40,15 @@ def test_server_is_ready_on_the_published_snapshot(client, store):
     pin = snap["manifest"]["model"]
     assert pin["model_id"] == "sentence-transformers/all-MiniLM-L6-v2" and pin["dim"] == 384
     assert snap["gates"]["passed"] is True
+    assert pin["query_encoder"] == "onnx" and pin["onnx"]["opset"] == 18
+    assert pin["onnx"]["precision"] == "fp32"
+
+
+def test_the_onnx_query_encoder_reproduces_the_model(client):
+    gate = client.get("/v1/snapshot").json()["gates"]["gates"]["query_encoder"]
+    assert gate["passed"], gate["description"]
+    assert gate["metrics"]["min_cosine"] >= 0.9999
+    assert gate["metrics"]["ndcg@10.hybrid.gap"] <= 0.002
 
 
 def test_parametric_need_finds_the_right_part(client):

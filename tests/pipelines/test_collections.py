@@ -64,8 +64,8 @@ def test_two_collections_are_built_published_served_and_searched(two: PipelineSe
     # the quality suite ran on the first collection, parts
     assert report.gates["quality"].metrics["hit@1"] == 1.0
 
-    settings = ServeSettings(root=two.root, reload_poll_s=0, encoder="hashing")
-    with TestClient(create_app(settings, encoder_factory=settings.encoder_factory())) as client:
+    settings = ServeSettings(root=two.root, reload_poll_s=0)
+    with TestClient(create_app(settings)) as client:  # the snapshot's own (hashing) encoder
         notes = client.post("/v1/search", json={"query": "pull-up resistors for I2C",
                                                 "collection": "notes", "limit": 3}).json()
         assert notes["collection"] == "notes" and notes["hits"][0]["id"] == "d2"

@@ -28,8 +28,12 @@ def settings_for(root: Path, **kw: object) -> ServeSettings:
     return ServeSettings(root=root, **kw)  # type: ignore[arg-type]
 
 
-def make_app(root: Path, *, dim: int = 64, **kw: object) -> Starlette:
-    return create_app(settings_for(root, **kw), encoder_factory=lambda: HashingEncoder(dim))
+def make_app(root: Path, *, dim: int | None = None, **kw: object) -> Starlette:
+    """The app over ``root``: each snapshot's own query encoder (the test snapshots carry the
+    hashing one), or ``HashingEncoder(dim)`` for every snapshot when ``dim`` is given."""
+    if dim is None:
+        return create_app(settings_for(root, **kw))
+    return create_app(settings_for(root, **kw), encoder_factory=lambda _s: HashingEncoder(dim))
 
 
 def search(client: TestClient, **body: Any) -> dict[str, Any]:
@@ -52,7 +56,7 @@ def snapshot_id_of(client: TestClient) -> str:
 
 @pytest.fixture(name="make_app")
 def make_app_fixture() -> MakeApp:
-    """make_app(root, dim=64, **settings): an app whose encoder is HashingEncoder(dim)."""
+    """make_app(root, dim=None, **settings): an app over ``root`` (encoder: see make_app)."""
     return make_app
 
 

@@ -42,7 +42,7 @@ SEARCH_CASES = [
     ("in_stock as a number", {"query": "r", "filters": {"in_stock": 1}}, 422,
      "invalid_request", "filters.in_stock", ["true or false"]),
     ("filters not an object", {"query": "r", "filters": [1]}, 422, "invalid_request",
-     "filters", ["dictionary"]),
+     "filters", ["an object"]),
     ("unknown top-level field", {"query": "r", "sort": "price"}, 422, "invalid_request",
      "sort", ["sort", "query", "limit"]),
     ("limit 0", {"query": "r", "limit": 0}, 422, "invalid_request", "limit", ["1 to 100"]),
@@ -64,6 +64,31 @@ SEARCH_CASES = [
     ("body not an object", [1, 2], 422, "invalid_request", None, ["object"]),
     ("unknown collection", {"query": "r", "collection": "nope"}, 404, "unknown_collection",
      "collection", ["nope", "parts"]),
+    # strict types: nothing is coerced
+    ("limit as a string", {"query": "r", "limit": "10"}, 422, "invalid_request", "limit",
+     ["integer"]),
+    ("limit as a boolean", {"query": "r", "limit": True}, 422, "invalid_request", "limit",
+     ["integer"]),
+    ("limit with a fraction", {"query": "r", "limit": 10.5}, 422, "invalid_request", "limit",
+     ["integer"]),
+    ("offset as a string", {"query": "r", "offset": "0"}, 422, "invalid_request", "offset",
+     ["integer"]),
+    ("min_score as a string", {"query": "r", "min_score": "0.5"}, 422, "invalid_request",
+     "min_score", ["number"]),
+    ("min_score as a boolean", {"query": "r", "min_score": True}, 422, "invalid_request",
+     "min_score", ["number"]),
+    ("query as a number", {"query": 5}, 422, "invalid_request", "query", ["string"]),
+    ("query null", {"query": None}, 422, "invalid_request", "query", ["string"]),
+    ("collection as a number", {"query": "r", "collection": 5}, 422, "invalid_request",
+     "collection", ["string"]),
+    ("stock_min as a boolean", {"query": "r", "filters": {"stock_min": True}}, 422,
+     "invalid_request", "filters.stock_min", ["integer"]),
+    ("stock_min 2^63", {"query": "r", "filters": {"stock_min": 2**63}}, 422, "invalid_request",
+     "filters.stock_min", ["9223372036854775807"]),
+    ("stock_min negative", {"query": "r", "filters": {"stock_min": -1}}, 422, "invalid_request",
+     "filters.stock_min", ["integer from 0"]),
+    ("limit 10**30", {"query": "r", "limit": 10**30}, 422, "invalid_request", "limit",
+     ["1 to 100"]),
 ]
 
 
@@ -103,7 +128,9 @@ def test_unknown_route(client: TestClient) -> None:
     # the routes are read from the app's own routes, in their order
     assert err["message"] == (
         "no route GET /v2/search; routes: POST /v1/search, GET /v1/records/{id}, "
-        "GET /v1/snapshot, GET /livez, GET /readyz, GET /metrics"
+        "GET /v1/snapshot, GET /livez, GET /readyz, GET /metrics, GET /, GET /records/{id}, "
+        "GET /openapi.json, POST /v1/lookup, POST /v1/lookup/batch, GET /v1/records, "
+        "POST /v1/records, POST /v1/search/batch, POST /v1/context, POST /v1/feedback"
     )
 
 

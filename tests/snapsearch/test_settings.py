@@ -12,7 +12,6 @@ import pytest
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings
 
-from snapsearch.format.model import load_encoder
 from snapsearch.settings import (
     SAMPLE_SOURCE,
     SAMPLE_SUITE,
@@ -150,7 +149,7 @@ def test_source_with_several_collections_is_an_error(monkeypatch: pytest.MonkeyP
          "SNAPSEARCH_VERIFY_CHECKSUMS should be true or false"),
         (ServeSettings, "SNAPSEARCH_LOG_LEVEL", "loud",
          "SNAPSEARCH_LOG_LEVEL should be one of 'debug', 'info', 'warning', 'error', 'critical'"),
-        (CommonSettings, "SNAPSEARCH_ENCODER", "bert",
+        (PipelineSettings, "SNAPSEARCH_ENCODER", "bert",
          "SNAPSEARCH_ENCODER should be one of 'minilm', 'hashing'"),
         (PipelineSettings, "SNAPSEARCH_GATE_HIT1_MIN", "high",
          "SNAPSEARCH_GATE_HIT1_MIN should be a number"),
@@ -210,14 +209,6 @@ def test_gate_settings_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "SNAPSEARCH_GATE_LATENCY_QUERIES should be an integer" in _error(GateSettings)
 
 
-def test_the_encoder_factory_is_shared_per_process() -> None:
-    s = CommonSettings(encoder="hashing")
-    assert s.encoder_factory()() is CommonSettings(encoder="hashing").encoder_factory()()
-    assert s.encoder_factory()() is load_encoder("hashing")  # what serve's default factory calls
-    with pytest.raises(ValueError, match="unknown encoder backend 'bert'"):
-        load_encoder("bert")  # type: ignore[arg-type]
-
-
 # -- the docs name only declared settings, and docs/settings.md lists every one ----------------
 
 DOC = REPO / "docs" / "settings.md"
@@ -233,7 +224,8 @@ def reference_table() -> str:
         if isinstance(default, Path):
             default = default.relative_to(REPO) if default.is_relative_to(REPO) else default
         elif isinstance(default, list):
-            default = json.dumps([d.model_dump() for d in default])
+            default = json.dumps([d.model_dump() if isinstance(d, BaseModel) else d
+                                  for d in default])
             default = default.replace(json.dumps(str(SAMPLE_SOURCE)), '"<bundled sample>"')
         elif isinstance(default, BaseModel):
             default = default.model_dump_json()

@@ -171,6 +171,45 @@ def parse_value(token: str, context: str | None) -> Value | None:
     return Value(token, kind, float(num) * scale)
 
 
+# Tolerance windows: a toleranced value ("Resistance" 10 kΩ with "Tolerance" ±5 %) is written with
+# the window its tolerance allows (snapsearch.kinds.lookup: WINDOW_MIN / WINDOW_MAX rows).
+TOLERANCED_ATTRIBUTES = frozenset({"Resistance", "Capacitance", "Inductance",
+                                   "Impedance @ frequency"})
+TOLERANCED_UNITS = frozenset({"resistance", "capacitance", "inductance"})
+_TOL_SYMMETRIC = re.compile(r"^±?\s*(?P<num>\d+(?:\.\d+)?)\s*%$")
+_TOL_ASYMMETRIC = re.compile(
+    r"^(?P<lo>[-+]?\d+(?:\.\d+)?)\s*%\s*[~～]\s*(?P<hi>[-+]?\d+(?:\.\d+)?)\s*%$"
+)
+_TOL_ABSOLUTE = re.compile(r"^±\s*(?P<value>\d+(?:\.\d+)?\s*[pnuµμmkKMG]?[A-Za-zΩω]+)$")
+
+
+def tolerance_window(text: str, value: float, unit: str) -> tuple[float, float] | None:
+    """The window a tolerance allows around ``value``: "±5%" -> (0.95 v, 1.05 v), "-20%~+80%" ->
+    (0.8 v, 1.8 v), "±0.25pF" -> (v - 0.25p, v + 0.25p) when its unit is ``unit``; None when the
+    text is no tolerance of this value ("-", "±1℃")."""
+    text = text.strip()
+    m = _TOL_SYMMETRIC.match(text)
+    if m:
+        frac = float(m.group("num")) / 100
+        return _ordered(value * (1 - frac), value * (1 + frac))
+    m = _TOL_ASYMMETRIC.match(text)
+    if m:
+        lo, hi = float(m.group("lo")) / 100, float(m.group("hi")) / 100
+        if lo > hi:
+            return None
+        return _ordered(value * (1 + lo), value * (1 + hi))
+    m = _TOL_ABSOLUTE.match(text)
+    if m:
+        delta = parse_value(m.group("value").replace(" ", ""), unit)
+        if delta is not None and delta.unit == unit:
+            return _ordered(value - delta.value, value + delta.value)
+    return None
+
+
+def _ordered(a: float, b: float) -> tuple[float, float]:
+    return (a, b) if a <= b else (b, a)
+
+
 def normalise_package(text: str) -> str:
     return text.upper().replace(" ", "")
 

@@ -17,20 +17,37 @@ from snapsearch.kinds.base import (
     require_str,
 )
 from snapsearch.kinds.filters import AtLeast, Equals, NumericRanges, Positive
-from snapsearch.kinds.parts.grammar import parse_value, si_spellings
+from snapsearch.kinds.lookup import WINDOW_MAX, WINDOW_MIN, SortKey
+from snapsearch.kinds.parts.grammar import (
+    TOLERANCED_ATTRIBUTES,
+    TOLERANCED_UNITS,
+    normalise_package,
+    package_matches,
+    parse_value,
+    si_spellings,
+    tolerance_window,
+)
 from snapsearch.kinds.parts.ranking import PartsRanker
 from snapsearch.kinds.ranking import Ranker
 
-_LCSC = re.compile(r"^C\d+$")
+_LCSC = re.compile(r"^C[0-9]+$")  # ASCII digits only: \d also matches "٣" (Arabic-Indic)
 LIBRARY_TYPES = ("Basic", "Preferred", "Extended")
 _KEY_ATTRIBUTES = 4
+
+
+def package_is(asked: str, stored: str) -> bool:
+    """A lookup's package: the catalogue's spelling in any case and spacing, or the package the
+    search grammar reads it as ('SOT-23' is 'SOT-23(TO-236)', a bare 'QFN' any QFN)."""
+    return normalise_package(asked) == normalise_package(stored) or package_matches(asked, stored)
 
 
 class PartsKind(RecordKind):
     name = "parts"
     # 2: display-only attributes that read as one value ("Zener voltage (nom)": "3.3V",
     #    "Tolerance": "±1%") are numeric attributes too
-    version = 2
+    # 3: toleranced values carry their tolerance window ("<key>@min" / "<key>@max" rows, for
+    #    lookup's parametric windows); the summary shows the lifecycle ``status``
+    version = 3
     template = (
         "{mfr_part} {manufacturer}. {category}: {subcategory}. {package}. {description}. "
         "{key_attributes}"
@@ -56,7 +73,7 @@ class PartsKind(RecordKind):
     }
     summary_fields = [
         "lcsc", "mpn", "manufacturer", "category", "subcategory", "package",
-        "library_type", "stock", "price_usd", "description", "datasheet_url",
+        "library_type", "stock", "price_usd", "description", "datasheet_url", "status",
     ]
     # '.' kept inside tokens so "4.7uf" or "3.3v" stay one token
     tokenizer = "porter unicode61 remove_diacritics 2 tokenchars '.'"
@@ -69,8 +86,24 @@ class PartsKind(RecordKind):
         Equals("manufacturer", "manufacturer", "the manufacturer, exactly"),
         Positive("in_stock", "stock", "true: stock > 0; false: stock = 0"),
         AtLeast("stock_min", "stock", "at least this many in stock"),
+        AtLeast("qty", "stock", "an order quantity: parts with at least this many in stock"),
         NumericRanges(),
     )
+    # lookup: Preferred, then Basic, then the rest; most stocked first; then by id
+    default_order = (
+        SortKey("library_type", ranked=("Preferred", "Basic")),
+        SortKey("stock", descending=True),
+    )
+    sortable = {
+        "stock": "stock", "price_usd": "price_usd", "mpn": "mpn", "manufacturer": "manufacturer",
+        "package": "package", "category": "category", "subcategory": "subcategory",
+        "library_type": "library_type",
+    }
+    lookup_matchers = {"package": package_is}
+    alternate_key = "mpn"
+
+    def alternate_key_value(self, text: str) -> str:
+        return " ".join(text.split()).upper()
 
     def ranker(self, collection: Collection) -> Ranker:
         return PartsRanker(collection)
@@ -148,6 +181,7 @@ class PartsKind(RecordKind):
         tol = attributes.get("Tolerance")
         if isinstance(tol, str):
             spellings.extend(m + "%" for m in re.findall(r"(\d+(?:\.\d+)?)\s*%", tol))
+            numeric_rows.extend(_windows(numeric_rows, tol))
         key_attrs = "; ".join(
             [
                 f"{k}: {v}"
@@ -187,8 +221,23 @@ class PartsKind(RecordKind):
                 "lcsc": lcsc, "mpn": mpn, "manufacturer": manufacturer, "category": category,
                 "subcategory": subcategory, "package": package, "library_type": library_type,
                 "stock": stock, "price_usd": price, "description": description,
-                "datasheet_url": raw.get("datasheet_url"),
+                "datasheet_url": raw.get("datasheet_url"), "status": optional_str(raw, "status"),
             },
             detail=detail,
             numeric=numeric_rows,
         )
+
+
+def _windows(
+    rows: list[tuple[str, str, str, float]], tolerance: str
+) -> list[tuple[str, str, str, float]]:
+    """The tolerance window of each toleranced value among ``rows`` (see grammar.py)."""
+    out: list[tuple[str, str, str, float]] = []
+    for attr, key, unit, value in rows:
+        if attr not in TOLERANCED_ATTRIBUTES or unit not in TOLERANCED_UNITS:
+            continue
+        window = tolerance_window(tolerance, value, unit)
+        if window is not None:
+            out.append((attr, key + WINDOW_MIN, unit + WINDOW_MIN, window[0]))
+            out.append((attr, key + WINDOW_MAX, unit + WINDOW_MAX, window[1]))
+    return out

@@ -14,11 +14,15 @@ features a query names (values, packages, category words), which rank first.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from snapsearch.format.reader import Collection
+from snapsearch.kinds.parts.features import PartsFeatures
 from snapsearch.kinds.parts.grammar import (
     RATED_UNITS,
     Value,
@@ -36,6 +40,7 @@ MAX_FEATURE_VALUES = 3  # values of a query that rank records (more are noise, n
 FEATURE_LABELS = {"percent": "tolerance"}
 FEATURE_CANDIDATES = 200
 EXACT_LIMIT = 20  # records one id or part number may name
+WITHIN_LIST_MAX = 5000  # feature candidates checked against the hard filters by listing them
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class PartsRanker(Ranker):
         self.col = collection
         self._vocab: dict[str, frozenset[str]] | None = None
         self._ratings: dict[str, list[str]] | None = None
+        self._features: PartsFeatures | None = None
+        self._features_lock = threading.Lock()
 
     # -- reading the query ---------------------------------------------------------------------
     def understand(self, text: str) -> Understood:
@@ -142,42 +149,71 @@ class PartsRanker(Ranker):
 
     def candidates(self, query: Understood, where: SqlWhere | None) -> list[int]:
         """Records that match every value of the query (and, coarsely, its package): recall for
-        parametric needs that neither retriever ranks high. Only when the query names a value."""
+        parametric needs that neither retriever ranks high. Only when the query names a value.
+
+        Answered from the collection's features in memory (``features.py``); the SQL it stands
+        for: ``SELECT pos FROM lookup WHERE <each value: pos IN (numeric rows of its unit in its
+        bounds)> AND <any package: upper(package) LIKE every group> AND <where> ORDER BY stock
+        DESC, pos LIMIT FEATURE_CANDIDATES``."""
         values, packages = query.values, query.packages
         if not values:
             return []
-        col = self.col
+        feats = self.features()
         ratings = self.rating_attributes()
-        clauses: list[str] = []
-        params: list[Any] = []
+        kept: np.ndarray | None = None
         for v in values:
             lo, hi = v.bounds
-            cond, cp = "value BETWEEN ? AND ?", list[Any]([lo, hi])
             rated = ratings.get(v.unit, []) if v.at_least else []
-            if rated:
-                cond = f"({cond} OR (value >= ? AND attribute IN ({','.join('?' * len(rated))})))"
-                cp += [lo, *rated]
-            if v.only:  # e.g. "pin|contact|position": the attribute's name holds one of them
-                names = v.only.split("|")
-                cond += " AND (" + " OR ".join("attribute LIKE ?" for _ in names) + ")"
-                cp += [f"%{w}%" for w in names]
-            clauses.append(f"pos IN (SELECT pos FROM {col.numeric} WHERE unit = ? AND {cond})")
-            params += [v.unit, *cp]
+            found = feats.value_rows(
+                v.unit, lo, hi,
+                at_least_attrs=feats.attributes_in(rated) if rated else None,
+                attr_ok=feats.attributes_like(v.only.split("|")) if v.only else None,
+            )
+            mask = np.zeros(feats.count, dtype=bool)
+            mask[found] = True
+            kept = mask if kept is None else kept & mask
+        assert kept is not None
+        kept &= feats.present
         if packages:  # coarse here (every group of the name appears); exact in rank()
-            ors = []
+            any_package = np.zeros(feats.count, dtype=bool)
             for pkg in packages:
-                groups = package_groups(pkg)
-                ors.append("(" + " AND ".join("upper(package) LIKE ?" for _ in groups) + ")")
-                params += [f"%{g}%" for g in groups]
-            clauses.append("(" + " OR ".join(ors) + ")")
-        if where is not None:
-            clauses.append(f"({where[0]})")
-            params.extend(where[1])
-        sql = (
-            f"SELECT pos FROM {col.lookup} WHERE {' AND '.join(clauses)} "
-            "ORDER BY stock DESC, pos LIMIT ?"
-        )
-        return [int(r[0]) for r in col.conn.execute(sql, [*params, FEATURE_CANDIDATES])]
+                any_package |= feats.packages_like(package_groups(pkg))
+            kept &= any_package
+        found = np.flatnonzero(kept)
+        if where is not None and len(found):
+            found = self._within(found, where)
+        if feats.sql_order_only and len(found):
+            return self._by_stock_sql(found)
+        return feats.by_stock(found, FEATURE_CANDIDATES)
+
+    def _within(self, positions: np.ndarray, where: SqlWhere) -> np.ndarray:
+        """The ``positions`` the hard filters keep."""
+        col = self.col
+        sql, params = where
+        cur = col.conn.cursor()
+        cur.row_factory = None
+        if len(positions) <= WITHIN_LIST_MAX:
+            listed = ",".join(str(int(p)) for p in positions)
+            q = f"SELECT pos FROM {col.lookup} WHERE pos IN ({listed}) AND ({sql})"
+            return np.array([r[0] for r in cur.execute(q, params)], dtype=np.int64)
+        kept = np.array([r[0] for r in cur.execute(
+            f"SELECT pos FROM {col.lookup} WHERE {sql}", params)], dtype=np.int64)
+        return np.intersect1d(positions, kept)
+
+    def _by_stock_sql(self, positions: np.ndarray) -> list[int]:
+        col = self.col
+        listed = ",".join(str(int(p)) for p in positions)
+        return [int(r[0]) for r in col.conn.execute(
+            f"SELECT pos FROM {col.lookup} WHERE pos IN ({listed}) "
+            "ORDER BY stock DESC, pos LIMIT ?", [FEATURE_CANDIDATES])]
+
+    def features(self) -> PartsFeatures:
+        """The collection's features in memory (read on the first call: the warm-up query)."""
+        if self._features is None:
+            with self._features_lock:
+                if self._features is None:
+                    self._features = PartsFeatures(self.col)
+        return self._features
 
     def rank(self, query: Understood, fused: Mapping[int, float]) -> dict[int, Ranked]:
         """score = (features matched + FUSED_SHARE * fused) / (n + FUSED_SHARE); {} without
@@ -186,39 +222,40 @@ class PartsRanker(Ranker):
         n = query.features
         if n == 0 or not fused:
             return {}
-        col = self.col
+        feats = self.features()
         positions = list(fused)
-        rows = col.rows(positions) if packages or query.categories else {}
-        numeric: dict[int, list[tuple[str, str, float]]] = {}
-        if values:
-            units = sorted({v.unit for v in values})
-            for pos, attribute, unit, value in col.conn.execute(
-                f"SELECT pos, attribute, unit, value FROM {col.numeric} "
-                f"WHERE pos IN ({','.join('?' * len(positions))}) "
-                f"AND unit IN ({','.join('?' * len(units))})",
-                [*positions, *units],
-            ):
-                numeric.setdefault(int(pos), []).append((attribute, unit, float(value)))
+        weights = [feats.value_weights(v, positions).tolist() for v in values]
+        labels = [FEATURE_LABELS.get(v.unit, v.unit) for v in values]
+        package_ok: dict[str, bool] = {}
+        category_hit: dict[str | None, list[str]] = {}
+        present, package, subcategory = feats.present_list, feats.package, feats.subcategory
+        denominator = n + FUSED_SHARE
         out: dict[int, Ranked] = {}
-        for pos, base in fused.items():
+        for i, (pos, base) in enumerate(fused.items()):
             matched = 0.0
             reasons: list[str] = []
             if packages:
-                pkg = (rows[pos]["package"] or "") if pos in rows else ""
-                if any(package_matches(p, pkg) for p in packages):
+                pkg = (package[pos] or "") if present[pos] else ""
+                ok = package_ok.get(pkg)
+                if ok is None:
+                    ok = package_ok[pkg] = any(package_matches(p, pkg) for p in packages)
+                if ok:
                     matched += 1
                     reasons.append(f"package {pkg}")
-            if query.categories and pos in rows:
-                sub = rows[pos]["subcategory"]
-                hit = [w for w, subs in query.categories.items() if sub in subs]
+            if query.categories and present[pos]:
+                sub = subcategory[pos]
+                hit = category_hit.get(sub)
+                if hit is None:
+                    hit = category_hit[sub] = [
+                        w for w, subs in query.categories.items() if sub in subs
+                    ]
                 if hit:
                     matched += len(hit) / len(query.categories)
                     reasons.append(f"category {sub}")
-            for v in values:
-                weight = max((v.match(a, u, x) for a, u, x in numeric.get(pos, [])), default=0.0)
+            for v, w, label in zip(values, weights, labels, strict=True):
+                weight = w[i]
                 if weight:
                     matched += weight
-                    label = FEATURE_LABELS.get(v.unit, v.unit)
                     reasons.append(f"{label} {v.text}" if weight == 1.0 else f"{label} ≥ {v.text}")
-            out[pos] = Ranked((matched + FUSED_SHARE * base) / (n + FUSED_SHARE), reasons)
+            out[pos] = Ranked((matched + FUSED_SHARE * base) / denominator, reasons)
         return out

@@ -16,6 +16,8 @@ from pipelines.publish import lock
 from snapsearch.format import layout
 from snapsearch.format.gates import GateReport, GateResult, write_gate_report
 from snapsearch.format.hashing import sha256_file
+from snapsearch.format.manifest import seal_line
+from tests.conftest import Build, write_passing_gates
 
 T0 = datetime(2026, 11, 22, 19, 8, 12, tzinfo=UTC)
 A = "20261120T100000000000Z-aaaaaaaa"
@@ -24,6 +26,7 @@ C = "20261122T100000000000Z-cccccccc"
 D = "20261123T100000000000Z-dddddddd"
 
 MakeSnapshot = Callable[..., Path]
+RealSnapshots = Callable[[int], list[str]]
 
 
 def clock(moment: datetime = T0) -> Callable[[], datetime]:
@@ -68,7 +71,7 @@ def make_snapshot(root: Path) -> MakeSnapshot:
         d = root / snapshot_id
         d.mkdir()
         manifest = d / layout.MANIFEST
-        manifest.write_text(json.dumps({"snapshot_id": snapshot_id}), encoding="utf-8")
+        _write_sealed(manifest, {"snapshot_id": snapshot_id})
         if gates == "missing":
             return d
         report = GateReport(
@@ -79,12 +82,32 @@ def make_snapshot(root: Path) -> MakeSnapshot:
         )
         write_gate_report(d, report)
         if gates == "stale":
-            manifest.write_text(json.dumps({"snapshot_id": snapshot_id, "x": 1}), encoding="utf-8")
+            _write_sealed(manifest, {"snapshot_id": snapshot_id, "x": 1})
         return d
 
     return make
 
 
+def _write_sealed(manifest: Path, data: dict[str, object]) -> None:
+    text = json.dumps(data)
+    manifest.write_text(text, encoding="utf-8")
+    (manifest.parent / layout.SEAL).write_text(seal_line(text.encode()), encoding="ascii")
+
+
 @pytest.fixture
 def fast_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lock, "LOCK_WAIT_S", 0.3)
+
+
+@pytest.fixture
+def real_snapshots(root: Path, build: Build) -> RealSnapshots:
+    """real(n): n real snapshots (written by the pipeline's writer, 20 parts each, one minute
+    apart, oldest first) with passing gate reports, none published: what rollback verifies."""
+
+    def real(n: int) -> list[str]:
+        ids = [build(root, 0, 20, minutes=i, publish=False) for i in range(n)]
+        for sid in ids:
+            write_passing_gates(root / sid)
+        return ids
+
+    return real

@@ -9,9 +9,19 @@ import pytest
 
 from pipelines.publish import publish, rollback
 from snapsearch.format import layout
-from snapsearch.format.errors import GateError, StoreError
+from snapsearch.format.errors import GateError, SnapshotError, StoreError
 from snapsearch.format.links import current_id, previous_id, resolve_current
-from tests.pipelines.publish.conftest import A, B, C, D, MakeSnapshot, clock, log_bytes, tmp_entries
+from tests.pipelines.publish.conftest import (
+    A,
+    B,
+    C,
+    D,
+    MakeSnapshot,
+    RealSnapshots,
+    clock,
+    log_bytes,
+    tmp_entries,
+)
 
 # -- publish ---------------------------------------------------------------------------------
 
@@ -58,8 +68,8 @@ def test_publish_refuses_snapshot_without_passed_bound_gates(
     root: Path, make_snapshot: MakeSnapshot, gates: str, words: str
 ) -> None:
     make_snapshot(A)
+    publish(root, A)  # (its retention would remove a B that never got a gate report)
     make_snapshot(B, gates=gates)
-    publish(root, A)
     before = log_bytes(root)
     with pytest.raises(GateError) as err:
         publish(root, B)
@@ -119,56 +129,99 @@ def test_crash_during_flip_leaves_current_on_old_snapshot(
     assert (current_id(root), previous_id(root)) == (B, A)
 
 
-# -- rollback --------------------------------------------------------------------------------
+# -- rollback (real snapshots: rollback verifies its target in full) ------------------------
 
 
-def test_rollback_to_previous_and_back(root: Path, make_snapshot: MakeSnapshot) -> None:
-    make_snapshot(A)
-    make_snapshot(B)
-    publish(root, A)
-    publish(root, B)
+def test_rollback_to_previous_and_back(root: Path, real_snapshots: RealSnapshots) -> None:
+    a, b = real_snapshots(2)
+    publish(root, a)
+    publish(root, b)
     event = rollback(root)
-    assert (current_id(root), previous_id(root)) == (A, B)
-    assert (event.action, event.from_id, event.to_id) == ("rollback", B, A)
+    assert (current_id(root), previous_id(root)) == (a, b)
+    assert (event.action, event.from_id, event.to_id) == ("rollback", b, a)
     rollback(root)
-    assert (current_id(root), previous_id(root)) == (B, A)
+    assert (current_id(root), previous_id(root)) == (b, a)
 
 
-def test_rollback_to_named_snapshot(root: Path, make_snapshot: MakeSnapshot) -> None:
-    for sid in (A, B, C):
-        make_snapshot(sid)
-    publish(root, A)
-    publish(root, B)
-    publish(root, C)
-    event = rollback(root, A)
-    assert (current_id(root), previous_id(root)) == (A, C)
-    assert event.to_id == A and A in event.note
+def test_rollback_to_named_snapshot(root: Path, real_snapshots: RealSnapshots) -> None:
+    a, b, c = real_snapshots(3)
+    publish(root, a)
+    publish(root, b)
+    publish(root, c)
+    event = rollback(root, a)
+    assert (current_id(root), previous_id(root)) == (a, c)
+    assert event.to_id == a and a in event.note
 
 
-def test_rollback_to_current_changes_nothing(root: Path, make_snapshot: MakeSnapshot) -> None:
-    make_snapshot(A)
-    publish(root, A)
+def test_rollback_to_current_is_refused(root: Path, real_snapshots: RealSnapshots) -> None:
+    (a,) = real_snapshots(1)
+    publish(root, a)
     before = log_bytes(root)
-    event = rollback(root, A)
-    assert event.note == "already current"
-    assert (current_id(root), previous_id(root)) == (A, None)
+    with pytest.raises(StoreError, match=f"refusing to roll back to {a}: it is already current"):
+        rollback(root, a)
+    assert (current_id(root), previous_id(root)) == (a, None)
     assert log_bytes(root) == before
 
 
 def test_rollback_refuses_named_snapshot_with_failed_gates(
-    root: Path, make_snapshot: MakeSnapshot
+    root: Path, real_snapshots: RealSnapshots, make_snapshot: MakeSnapshot
 ) -> None:
-    make_snapshot(A)
+    (a,) = real_snapshots(1)
+    publish(root, a)
     make_snapshot(B, gates="failed")
-    publish(root, A)
     with pytest.raises(GateError, match=B):
         rollback(root, B)
-    assert current_id(root) == A
+    assert current_id(root) == a
 
 
-def test_rollback_without_previous_names_the_fix(root: Path, make_snapshot: MakeSnapshot) -> None:
-    make_snapshot(A)
-    publish(root, A)
+def test_rollback_without_previous_names_the_fix(
+    root: Path, real_snapshots: RealSnapshots
+) -> None:
+    (a,) = real_snapshots(1)
+    publish(root, a)
     with pytest.raises(StoreError, match="snapsearch status lists them"):
         rollback(root)
-    assert current_id(root) == A
+    assert current_id(root) == a
+
+
+def test_rollback_refuses_a_corrupt_target(root: Path, real_snapshots: RealSnapshots) -> None:
+    """Issue 11 finding 3: only the gate report was checked; now every byte is."""
+    a, b = real_snapshots(2)
+    publish(root, a)
+    publish(root, b)
+    vectors = next((root / a).glob("vectors_*.npy"))
+    data = bytearray(vectors.read_bytes())
+    data[-1] ^= 0xFF  # one flipped bit in the data, gate report still bound to the manifest
+    os.chmod(vectors, 0o644)
+    vectors.write_bytes(bytes(data))
+    before = log_bytes(root)
+    with pytest.raises(SnapshotError, match=f"{a}.*(sha256|checksum)"):
+        rollback(root)
+    assert (current_id(root), previous_id(root)) == (b, a)
+    assert log_bytes(root) == before
+
+
+def test_publish_refuses_a_candidate_older_than_current(
+    root: Path, make_snapshot: MakeSnapshot
+) -> None:
+    make_snapshot(B)
+    publish(root, B)
+    make_snapshot(A)
+    with pytest.raises(StoreError, match=f"not publishing {A}: it is older than current {B}"):
+        publish(root, A)
+    assert current_id(root) == B
+
+
+def test_publish_refuses_when_current_moved_since_the_baseline(
+    root: Path, make_snapshot: MakeSnapshot
+) -> None:
+    """Issue 11 finding 4: a run validated against A; an operator rolled back meanwhile."""
+    for sid in (A, B):
+        make_snapshot(sid)
+        publish(root, sid)
+    make_snapshot(C)
+    with pytest.raises(StoreError, match=f"current moved from {A} to {B}"):
+        publish(root, C, expect_current=A)
+    assert current_id(root) == B
+    publish(root, C, expect_current=B)
+    assert (current_id(root), previous_id(root)) == (C, B)

@@ -8,20 +8,21 @@ from pathlib import Path
 
 from pipelines.publish import PublishEvent, publish, read_publish_log, rollback
 from snapsearch.format import layout
-from tests.pipelines.publish.conftest import A, B, MakeSnapshot, clock, log_bytes
+from tests.pipelines.publish.conftest import A, B, MakeSnapshot, RealSnapshots, clock, log_bytes
 
 
-def test_publish_log_appends_events_in_order(root: Path, make_snapshot: MakeSnapshot) -> None:
-    make_snapshot(A)
-    make_snapshot(B)
-    publish(root, A, now=clock(datetime(2026, 1, 1, tzinfo=UTC)))
-    publish(root, B, now=clock(datetime(2026, 1, 2, tzinfo=UTC)))
+def test_publish_log_appends_events_in_order(
+    root: Path, real_snapshots: RealSnapshots
+) -> None:
+    a, b = real_snapshots(2)
+    publish(root, a, now=clock(datetime(2026, 1, 1, tzinfo=UTC)))
+    publish(root, b, now=clock(datetime(2026, 1, 2, tzinfo=UTC)))
     rollback(root, now=clock(datetime(2026, 1, 3, tzinfo=UTC)))
     lines = [json.loads(x) for x in log_bytes(root).decode().splitlines()]
     assert [(x["action"], x["from"], x["to"]) for x in lines] == [
-        ("publish", None, A),
-        ("publish", A, B),
-        ("rollback", B, A),
+        ("publish", None, a),
+        ("publish", a, b),
+        ("rollback", b, a),
     ]
     assert lines[0]["gate_summary"] == {"passed": True, "failed": []}
     assert [e.at[:10] for e in read_publish_log(root)] == ["2026-01-01", "2026-01-02", "2026-01-03"]

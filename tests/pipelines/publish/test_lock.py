@@ -13,7 +13,7 @@ from pipelines.publish import publish, rollback
 from snapsearch.format import layout
 from snapsearch.format.errors import StoreError
 from snapsearch.format.links import current_id
-from tests.pipelines.publish.conftest import A, MakeSnapshot, held_lock
+from tests.pipelines.publish.conftest import A, MakeSnapshot, RealSnapshots, held_lock
 
 
 @pytest.mark.usefixtures("fast_lock")
@@ -27,8 +27,8 @@ def test_lock_held_elsewhere_refuses_publish(root: Path, make_snapshot: MakeSnap
 
 
 @pytest.mark.usefixtures("fast_lock")
-def test_lock_held_by_another_process(root: Path, make_snapshot: MakeSnapshot) -> None:
-    make_snapshot(A)
+def test_lock_held_by_another_process(root: Path, real_snapshots: RealSnapshots) -> None:
+    (a,) = real_snapshots(1)
     code = (
         "import fcntl, os, sys, time\n"
         "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
@@ -41,11 +41,11 @@ def test_lock_held_by_another_process(root: Path, make_snapshot: MakeSnapshot) -
         assert holder.stdout is not None and holder.stdin is not None
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(StoreError, match="another publish is in progress"):
-            rollback(root, A)
+            rollback(root, a)
         holder.stdin.close()
         holder.wait(timeout=10)
-    rollback(root, A)
-    assert current_id(root) == A
+    rollback(root, a)
+    assert current_id(root) == a
 
 
 def test_publish_waits_for_a_short_lock(root: Path, make_snapshot: MakeSnapshot) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-from pipelines.publish import publish, store_status
+from pipelines.publish import publish, run_lock, store_status
 from tests.pipelines.publish.conftest import A, B, C, MakeSnapshot
 
 
@@ -30,3 +31,10 @@ def test_store_status(root: Path, make_snapshot: MakeSnapshot) -> None:
 def test_store_status_of_missing_root(tmp_path: Path) -> None:
     st = store_status(tmp_path / "nothing")
     assert (st.current, st.previous, st.snapshots, st.events) == (None, None, [], [])
+
+
+def test_store_status_names_the_run_in_progress(root: Path) -> None:
+    assert store_status(root).run is None
+    with run_lock(root, "nightly-7"):
+        run = store_status(root).run
+    assert run is not None and run["run"] == "nightly-7" and run["pid"] == os.getpid()

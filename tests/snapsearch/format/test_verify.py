@@ -10,6 +10,7 @@ import pytest
 from snapsearch.format import layout
 from snapsearch.format.errors import IntegrityError, ManifestError
 from snapsearch.format.hashing import sha256_file
+from snapsearch.format.manifest import seal_line
 from snapsearch.format.reader import open_snapshot
 from snapsearch.format.verify import find_problems, verify_snapshot
 
@@ -35,9 +36,20 @@ def test_sound_snapshot_passes(built, checksums):
     assert find_problems(built.path, m, checksums=checksums) == []
 
 
-def test_gate_report_is_allowed_beside_the_manifest(built):
-    (built.path / layout.GATES).write_text("{}", encoding="utf-8")
-    verify_snapshot(built.path)
+def test_a_gate_report_inside_the_snapshot_is_an_extra_file(built):
+    # reports live in <root>/_gates/ now: nothing but what the manifest lists is inside
+    (built.path / "gates.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(IntegrityError, match="gates.json: not in the manifest"):
+        verify_snapshot(built.path)
+
+
+def test_a_subdirectory_is_checked_too(built):
+    (built.path / "extra").mkdir()
+    (built.path / "extra" / "x.bin").write_bytes(b"x")
+    with pytest.raises(IntegrityError) as exc:
+        verify_snapshot(built.path)
+    assert "extra: not in the manifest" in exc.value.message
+    assert "extra/x.bin: not in the manifest" in exc.value.message
 
 
 def test_flipped_byte_caught_by_checksums_only(built):
@@ -102,8 +114,24 @@ def test_missing_manifest_is_a_manifest_error(built):
 def test_manifest_lies_about_a_size(built):
     data = json.loads((built.path / layout.MANIFEST).read_text(encoding="utf-8"))
     data["files"][VECTORS]["bytes"] += 1
-    (built.path / layout.MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+    text = json.dumps(data)
+    (built.path / layout.MANIFEST).write_text(text, encoding="utf-8")
+    with pytest.raises(IntegrityError, match="manifest.json: sha256 differs from its seal"):
+        verify_snapshot(built.path, checksums=False)
+    # sealed again (a forger who knows the format): the file check still catches the lie
+    (built.path / layout.SEAL).write_text(seal_line(text.encode()), encoding="ascii")
     with pytest.raises(IntegrityError, match=VECTORS):
+        verify_snapshot(built.path, checksums=False)
+
+
+def test_edited_weight_hash_in_the_pin_is_refused(built):
+    """A per-file weight hash edited in the manifest (the digest left alone) used to pass."""
+    path = built.path / layout.MANIFEST
+    data = json.loads(path.read_text(encoding="utf-8"))
+    (name,) = data["model"]["weights_sha256"]
+    data["model"]["weights_sha256"][name] = "0" * 64
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    with pytest.raises(IntegrityError, match="manifest.json: sha256 differs from its seal"):
         verify_snapshot(built.path, checksums=False)
 
 

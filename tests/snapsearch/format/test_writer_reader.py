@@ -61,7 +61,7 @@ def test_row_counts_match_sqlite(snap):
 
 
 def test_every_file_is_in_the_manifest(built):
-    on_disk = {p.name for p in built.path.iterdir()} - {layout.MANIFEST}
+    on_disk = {p.name for p in built.path.iterdir()} - {layout.MANIFEST, layout.SEAL}
     files = built.manifest.files
     assert on_disk == set(files)
     assert {layout.SQLITE, layout.vectors_file("parts"), layout.ann_file("parts")} <= on_disk
