@@ -45,7 +45,9 @@ MAX_RULES = 50
 MAX_IN = 1000
 MAX_PATTERN = 200
 MAX_TEXT = 200
-MAX_FLOAT = 1.7976931348623157e308
+# a rule's numbers lie within +-2**1023: exact both as a float and as the JSON integer the
+# document writes, so a JSON Schema validator (decimal) and this parser agree at the bound
+MAX_NUMBER = 2**1023
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -121,8 +123,8 @@ def _scalar(value: Any, where: str) -> Scalar:
 def _number(value: int | float, where: str) -> int | float:
     """A number SQLite can compare with: an integer past its 64 bits is the float it is near
     (JSON has one number type), and the number must be finite."""
-    if not (isinstance(value, bool) or -MAX_FLOAT <= value <= MAX_FLOAT):  # exact, for an int
-        raise _bad(where, f"must be a finite number from {-MAX_FLOAT:g} to {MAX_FLOAT:g}")
+    if not (isinstance(value, bool) or -MAX_NUMBER <= value <= MAX_NUMBER):  # exact comparisons
+        raise _bad(where, f"must be a finite number from -2**1023 to 2**1023 (~{MAX_NUMBER:.3g})")
     if isinstance(value, int) and not -MAX_INTEGER - 1 <= value <= MAX_INTEGER:
         value = float(value)
     return value
@@ -130,7 +132,7 @@ def _number(value: int | float, where: str) -> int | float:
 
 def rule_json_schema(fields: Sequence[str]) -> dict[str, Any]:
     """The JSON Schema of one rule as ``parse_rule`` accepts it, its field one of ``fields``."""
-    number = {"type": "number", "minimum": -MAX_FLOAT, "maximum": MAX_FLOAT}
+    number = {"type": "number", "minimum": -MAX_NUMBER, "maximum": MAX_NUMBER}
     scalar = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_TEXT}, number,
                         {"type": "boolean"}]}
     return {
