@@ -29,7 +29,7 @@ class SlowEncoder(HashingEncoder):
 
 
 def slow_app(settings: ServeSettings) -> Starlette:
-    return create_app(settings, encoder_factory=SlowEncoder)
+    return create_app(settings, encoder_factory=lambda _snapshot: SlowEncoder())
 
 
 if __name__ == "__main__":
