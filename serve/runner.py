@@ -203,6 +203,9 @@ class Supervisor:
                           proc.pid, limit)
                 proc.kill()
                 proc.join()
-        bad = [p.exitcode for p in self.workers if p.exitcode != 0]
+        # a worker still starting when the signal came (no handler of uvicorn's yet, so nothing
+        # it could be serving) ends by the SIGTERM we sent it: a clean stop too
+        clean = {0, -signal.SIGTERM} if self.stop_signal is not None else {0}
+        bad = [p.exitcode for p in self.workers if p.exitcode not in clean]
         log.info("workers stopped%s", f" (statuses {bad})" if bad else "")
         return 0 if not bad else 1
