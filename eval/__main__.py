@@ -305,11 +305,11 @@ def cutover(
 ) -> None:
     """Steady load on `python -m serve` while `current` moves (publish and rollback
     alternating): every request must be answered 200 from the old or the new snapshot."""
-    from snapsearch.settings import CommonSettings, load_settings
+    from snapsearch.settings import PipelineSettings, load_settings
 
     from .drivers.cutover import print_drill, run_drill
 
-    backend = load_settings(CommonSettings).encoder
+    backend = load_settings(PipelineSettings).encoder  # what builds the drill's two snapshots
     figures = run_drill(
         encoder=_encoder(), backend=backend, cutovers=cutovers, interval_s=interval,
         clients=clients, steady_s=steady, close_grace_s=close_grace, workers=workers,
