@@ -27,10 +27,8 @@ class OnnxEncoder:
     a query is small, and a second thread costs more than it gives once cores are busy)."""
 
     def __init__(
-        self, model: bytes | str, tokenizer_json: str, pin: ModelPin, *, threads: int = 1
+        self, model: bytes, tokenizer_json: str, pin: ModelPin, *, threads: int = 1
     ) -> None:
-        """``model``: the ONNX file's path (what serve passes: onnxruntime then holds one copy
-        of the weights) or its bytes."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 

@@ -27,23 +27,15 @@ _loaded: OrderedDict[tuple[str, ...], Encoder] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _check(path: Path, expected_sha256: str, what: str, where: str, *, keep: bool) -> bytes:
-    """Check ``path``'s sha256 against the pin; its bytes when ``keep`` (otherwise it is hashed
-    in chunks, never held whole: the model file is ~90 MB)."""
+def _read_checked(path: Path, expected_sha256: str, what: str, where: str) -> bytes:
     try:
-        if keep:
-            data = path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-        else:
-            data = b""
-            with path.open("rb") as f:
-                digest = hashlib.file_digest(f, "sha256").hexdigest()
+        data = path.read_bytes()
     except OSError as exc:
         raise ModelMismatchError(
             f"{where}: the query encoder's {what} {path.name} cannot be read: {exc}",
             fix="rebuild the snapshot with `snapsearch run --force`",
         ) from exc
-    if digest != expected_sha256:
+    if hashlib.sha256(data).hexdigest() != expected_sha256:
         raise ModelMismatchError(
             f"{where}: the query encoder's {what} {path.name} differs from the model pin "
             "(sha256)",
@@ -66,10 +58,9 @@ def load_query_encoder(snapshot_dir: Path, pin: ModelPin, *, where: str = "") ->
             f"{where}: the model pin says the query encoder is ONNX but names no ONNX file",
             fix="rebuild the snapshot with `snapsearch run --force`",
         )
-    model = snapshot_dir / spec.file
-    _check(model, spec.sha256, "model", where, keep=False)
-    tokenizer = _check(
-        snapshot_dir / spec.tokenizer_file, spec.tokenizer_sha256, "tokenizer", where, keep=True
+    model = _read_checked(snapshot_dir / spec.file, spec.sha256, "model", where)
+    tokenizer = _read_checked(
+        snapshot_dir / spec.tokenizer_file, spec.tokenizer_sha256, "tokenizer", where
     )
     key = (spec.sha256, spec.tokenizer_sha256, sha256_text(pin.model_dump_json()))
     with _lock:
@@ -80,10 +71,7 @@ def load_query_encoder(snapshot_dir: Path, pin: ModelPin, *, where: str = "") ->
     from .model_onnx import OnnxEncoder
 
     try:
-        # by path, not bytes: onnxruntime given the bytes keeps ~100 MB more per process
-        # (docs/benchmarks.md, "Serving"); the file was checked just above, and a snapshot is
-        # never written after its build renames it into place
-        encoder: Encoder = OnnxEncoder(str(model), tokenizer.decode("utf-8"), pin)
+        encoder: Encoder = OnnxEncoder(model, tokenizer.decode("utf-8"), pin)
     except Exception as exc:  # onnxruntime / tokenizers refuse the files
         raise ModelMismatchError(
             f"{where}: the query encoder cannot be loaded: {exc}",
