@@ -5,9 +5,10 @@ The same engine as the test (tests/serve/fuzzing.py: schemathesis from the serve
 document, positive and negative cases, every answer checked, every error's shape checked), with
 the test's per-operation budget times ``--scale`` and fresh random cases each run (unless
 ``--seed``). The store is a 300-part snapshot built from the bundled sample with the hashing
-encoder, or ``--root`` (with ``SNAPSEARCH_ENCODER`` naming its model). Prints a table per
-operation and mode; writes the figures as JSON. Exit 1 on the first failing case (schemathesis
-prints a curl command that reproduces it).
+encoder, or ``--root`` (with ``SNAPSEARCH_ENCODER`` naming its model; then ``POST
+/v1/feedback`` gets negative cases only, as a valid one would append to that store's feedback
+log). Prints a table per operation and mode; writes the figures as JSON. Exit 1 on the first
+failing case (schemathesis prints a curl command that reproduces it).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from tests.conftest import build_into, pick  # noqa: E402
 from tests.serve.fuzzing import fuzz_app  # noqa: E402
 from tests.serve.test_fuzz import BUDGET, SMALL  # noqa: E402
 
+FEEDBACK = "POST /v1/feedback"
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -54,6 +57,8 @@ def main() -> int:
     app = create_app(settings)
     budget = {op: (round(p * args.scale), round(n * args.scale)) for op, (p, n) in BUDGET.items()}
     small = (round(SMALL[0] * args.scale), round(SMALL[1] * args.scale))
+    if args.root is not None:  # never append to a real store's feedback log
+        budget[FEEDBACK] = (0, budget.get(FEEDBACK, small)[1])
 
     t0 = time.perf_counter()
     try:

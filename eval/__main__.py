@@ -11,6 +11,8 @@
     python -m eval workers STORE SUITE.jsonl [--workers 1,2,3] [--json OUT]   memory, QPS per N
     python -m eval collections [--parts P] [--beir P] [--json OUT]   two collections, one answer
     python -m eval feedback [--query TEXT] [--json OUT]   feedback: events -> build -> ranking
+    python -m eval peers [--corpus C] [--system S] [--max-queries N] [--json OUT]
+                                                           vs txtai, LanceDB, Chroma
 """
 
 from __future__ import annotations
@@ -402,6 +404,91 @@ def suites(
         print(f"out of date: {', '.join(stale)} (run `python -m eval suites` to rewrite)",
               file=sys.stderr)
         raise typer.Exit(1)
+
+
+@app.command()
+def peers(
+    corpus: Annotated[
+        list[str] | None,
+        typer.Option("--corpus", help="scifact and/or parts-25k (repeatable) [default: both]"),
+    ] = None,
+    system: Annotated[
+        list[str] | None,
+        typer.Option("--system", help="snapsearch, snapsearch-vector, txtai, lancedb, chroma "
+                     "(repeatable) [default: all]"),
+    ] = None,
+    scifact_path: Annotated[
+        Path, typer.Option("--scifact", help="BEIR SciFact directory")
+    ] = Path("../shared/data/scifact"),
+    parts_path: Annotated[
+        Path, typer.Option("--parts", help="The 25,000-part parts.jsonl")
+    ] = Path("../shared/data/jlcpcb_parts/parts.jsonl"),
+    suite_path: Annotated[Path, typer.Option("--suite")] = Path("eval/suites/parts-25k.jsonl"),
+    repeats: Annotated[
+        int, typer.Option(min=1, help="Fresh processes per system and corpus (medians)")
+    ] = 3,
+    concurrency: Annotated[
+        list[int] | None,
+        typer.Option("--concurrency", help="HTTP concurrencies for `snapsearch serve` "
+                     "(repeatable) [default: 1, 8, 32]; 0 skips the HTTP part"),
+    ] = None,
+    root: Annotated[
+        Path, typer.Option(help="Store for the eval snapshots + embedding cache")
+    ] = DEFAULT_ROOT,
+    work: Annotated[
+        Path, typer.Option(help="The peers' exported corpora, indexes and logs")
+    ] = Path(".cache") / "peers",
+    max_queries: Annotated[
+        int | None, typer.Option("--max-queries", min=1,
+                                 help="Time and score only each corpus's first N queries (smoke)")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write figures as JSON")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Also print the tables as Markdown")
+    ] = False,
+) -> None:
+    """snapsearch vs txtai, LanceDB and Chroma, side by side in one run: cold start, p50/p95,
+    RSS, index size, nDCG@10 (fresh processes), and snapsearch serve over HTTP."""
+    from pipelines.transform.encoder import default_model_path
+
+    from .drivers.peer_corpus import first_queries, parts_corpus, scifact_corpus
+    from .drivers.peer_report import markdown_http, markdown_table, text_table
+    from .drivers.peers import choose, missing_packages, run_peers
+
+    makers = {"scifact": lambda: scifact_corpus(scifact_path),
+              "parts-25k": lambda: parts_corpus(parts_path, suite_path)}
+    unknown = [c for c in corpus or () if c not in makers]
+    try:
+        if unknown:
+            raise ValueError(f"unknown corpus {unknown[0]!r}: expected scifact or parts-25k")
+        systems = choose(system)
+        corpora = [first_queries(makers[c](), max_queries) for c in corpus or makers]
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    lacking = missing_packages(systems)
+    if lacking:
+        print(f"error: {', '.join(lacking)} not installed: install the peers extra "
+              "(pip install -e '.[peers]'), or leave them out with --system", file=sys.stderr)
+        raise typer.Exit(2)
+    levels = tuple(c for c in (concurrency or [1, 8, 32]) if c > 0)
+    out = run_peers(corpora, systems, root=root, work=work, encoder=_encoder(),
+                    model_dir=default_model_path(), repeats=repeats, http_levels=levels,
+                    log=lambda m: print(m, file=sys.stderr))
+    m = out["machine"]
+    print(f"\n{m['cpus']} CPUs, load average at start {m['load_at_start']}, at end "
+          f"{m['load_at_end']}; {out['repeats']} fresh processes per system, medians; "
+          "(x) = ratio to the best peer")
+    for name, c in out["corpora"].items():
+        print(f"\n{name}: {c['docs']} docs, {c['note']}")
+        print(text_table(c))
+        if markdown:
+            print("\n" + markdown_table(c))
+            if c.get("http"):
+                print("\n" + markdown_http(c))
+    for t in out["targets"]:
+        print(f"target: {t['target']}: {t['value']} -> {'met' if t['met'] else 'NOT met'}")
+    _write(json_out, out)
 
 
 @app.command()

@@ -2,8 +2,8 @@
 
 The lifespan opens the snapshot ``<root>/current`` points at (verified, model pin checked,
 warmed up: ``serve.holder``) and yields ``{"holder": SnapshotHolder, "search_limiter": ...,
-"policy": Policy}`` as the lifespan state; the routes (``serve.routes`` and the lookup,
-collections and feedback APIs) read the snapshot and the exclusion policy from there. Nothing is
+"policy": Policy}`` as the lifespan state; the routes (``serve.routes``) read the snapshot (each
+request's lease on it: ``serve.lifecycle``) and the exclusion policy from there. Nothing is
 opened before the lifespan runs, and the holder closes everything when it ends.
 """
 
@@ -26,13 +26,10 @@ from snapsearch.format.reader import Snapshot
 from snapsearch.settings import ServeSettings
 
 from .auth import AccessControl, AccessPolicy
-from .collections_api import CollectionsApi
 from .errors import ErrorGuard, exception_handlers
-from .feedback_api import FeedbackApi
 from .holder import EncoderFactory, SnapshotHolder
 from .lifecycle import SnapshotLeases
 from .logging import SERVE_LOGGER
-from .lookup_api import LookupApi
 from .metrics import Metrics
 from .middleware import RequestMiddleware
 from .policy import Policy
@@ -54,12 +51,7 @@ def create_app(
     metrics = Metrics()
     holder = SnapshotHolder(settings, encoder_factory or default_encoder_factory, metrics)
     policy = Policy.create(settings.policy_rules(), metrics.registry)
-    routes = [
-        *Api(metrics).routes(),
-        *LookupApi().routes(),
-        *CollectionsApi(metrics).routes(),
-        *FeedbackApi(settings.root, settings.feedback_max_bytes).routes(),
-    ]
+    routes = Api(metrics, settings.root, settings.feedback_max_bytes).routes()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
 log = logging.getLogger("snapsearch.serve")
@@ -79,14 +79,21 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def error_body(
+def error_model(
     code: str, message: str, field: str | None, request_id: str | None
-) -> dict[str, Any]:
+) -> ErrorBody:
+    """The one shape (a batch item's error is this too)."""
     detail = ErrorDetail(
         code=code, message=_printable(message),
         field=None if field is None else _printable(field), request_id=request_id,
     )
-    return ErrorBody(error=detail).model_dump(mode="json")
+    return ErrorBody(error=detail)
+
+
+def error_body(
+    code: str, message: str, field: str | None, request_id: str | None
+) -> dict[str, Any]:
+    return error_model(code, message, field, request_id).model_dump(mode="json")
 
 
 def request_id_of(request: Request) -> str | None:
@@ -139,6 +146,15 @@ def describe_routes(routes: Sequence[BaseRoute]) -> str:
     return ", ".join(out)
 
 
+def _allowed(routes: Sequence[BaseRoute], scope: Scope) -> str:
+    """The methods the routes of ``scope``'s path answer (``GET, HEAD, POST``)."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.matches(scope)[0] is not Match.NONE:
+            methods |= set(route.methods or ())
+    return ", ".join(sorted(methods))
+
+
 def http_exception_handler(routes: Sequence[BaseRoute]) -> ExceptionHandler:
     """The router's 404 (naming every route) and 405, and any other ``HTTPException``."""
     listed = describe_routes(routes)
@@ -151,6 +167,10 @@ def http_exception_handler(routes: Sequence[BaseRoute]) -> ExceptionHandler:
             code = "route_not_found"
             message = f"no route {method} {path}; routes: {listed}"
         elif exc.status_code == 405:
+            # every route of this path (one route per method): the router reports only the first
+            allowed = _allowed(routes, request.scope)
+            if allowed:
+                headers["Allow"] = allowed
             code = "method_not_allowed"
             message = f"{method} is not allowed on {path}; allowed: {headers.get('Allow', 'none')}"
         else:

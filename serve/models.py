@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from snapsearch.search.types import MAX_COLLECTION_CHARS
+from snapsearch.format.feedback import MAX_ID_CHARS, MAX_WEIGHT, Outcome
+from snapsearch.search.types import MAX_COLLECTION_CHARS, SESSION_PATTERN
 
 
 class RecordQuery(BaseModel):
@@ -31,6 +32,50 @@ class RecordResponse(BaseModel):
     collection: str
     snapshot_id: str
     record: dict[str, Any] = Field(description="the full record, as the source gave it")
+
+
+class RecordsQuery(BaseModel):
+    """``GET /v1/records``'s query (``POST /v1/records`` takes the same as a JSON body,
+    ``RecordsRequest``); an unknown parameter is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: str | None = Field(default=None, description="record ids, comma separated (up to 100)")
+    mpns: str | None = Field(
+        default=None, description="manufacturer part numbers, comma separated (up to 100)"
+    )
+    collection: str | None = Field(
+        default=None, max_length=MAX_COLLECTION_CHARS,
+        description="the collection (default: the snapshot's first)",
+    )
+
+
+class FeedbackRequest(BaseModel):
+    """``POST /v1/feedback``: an outcome reported against a record of the served snapshot."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True,
+        json_schema_extra={"examples": [
+            {"session_id": "sess-1", "id": "C25744", "collection": "parts",
+             "outcome": "positive"},
+        ]},
+    )
+
+    session_id: str = Field(min_length=1, max_length=128, pattern=SESSION_PATTERN)
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS, description="the record's id")
+    collection: str = Field(min_length=1, max_length=MAX_COLLECTION_CHARS)
+    outcome: Outcome
+    weight: float = Field(default=1.0, gt=0.0, le=MAX_WEIGHT)
+
+
+class FeedbackResponse(BaseModel):
+    accepted: bool
+    session_id: str
+    collection: str
+    id: str
+    outcome: Outcome
+    weight: float
+    snapshot_id: str
 
 
 class SnapshotInfo(BaseModel):

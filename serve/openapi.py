@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -16,7 +17,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute
 
 from .errors import ErrorBody
-from .routes.spec import ALWAYS, ERROR_STATUSES, ApiRoute, Content
+from .routes.spec import ALWAYS, ERROR_STATUSES, ApiRoute, Content, Models, models_of
 
 JsonMode = Literal["validation", "serialization"]
 _CONVERTOR = re.compile(r"\{(\w+):\w+\}")
@@ -31,12 +32,18 @@ def _path(path: str) -> str:
 def _models(routes: Sequence[ApiRoute]) -> list[tuple[type[BaseModel], JsonMode]]:
     seen: dict[tuple[type[BaseModel], JsonMode], None] = {(ErrorBody, "serialization"): None}
     for r in routes:
-        if r.doc.body is not None:
-            seen[(r.doc.body, "validation")] = None
+        for model in models_of(r.doc.body):
+            seen[(model, "validation")] = None
         for content in r.doc.responses.values():
-            if content.model is not None:
-                seen[(content.model, "serialization")] = None
+            for model in models_of(content.model):
+                seen[(model, "serialization")] = None
     return list(seen)
+
+
+def _schema(models: Models, mode: JsonMode, refs: dict[Any, Any]) -> dict[str, Any]:
+    """The reference to ``models``' schema (one of several: ``anyOf`` of their references)."""
+    found = [refs[(m, mode)] for m in models_of(models)]
+    return found[0] if len(found) == 1 else {"anyOf": found}
 
 
 def _parameters(model: type[BaseModel] | None, where: str) -> list[dict[str, Any]]:
@@ -61,7 +68,7 @@ def _parameters(model: type[BaseModel] | None, where: str) -> list[dict[str, Any
 
 def _content(content: Content, refs: dict[Any, Any]) -> dict[str, Any]:
     if content.model is not None:
-        schema = refs[(content.model, "serialization")]
+        schema = _schema(content.model, "serialization", refs)
     else:
         schema = dict(content.schema or {})
     return {content.media_type: {"schema": schema}}
@@ -88,11 +95,11 @@ def _operation(route: ApiRoute, refs: dict[Any, Any]) -> dict[str, Any]:
     if doc.body is not None:
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": refs[(doc.body, "validation")]}},
+            "content": {"application/json": {"schema": _schema(doc.body, "validation", refs)}},
         }
     responses: dict[str, Any] = {}
     for status, content in sorted(doc.responses.items()):
-        entry: dict[str, Any] = {"description": content.description or "OK"}
+        entry: dict[str, Any] = {"description": content.description or HTTPStatus(status).phrase}
         if content.media_type:
             entry["content"] = _content(content, refs)
         responses[str(status)] = entry

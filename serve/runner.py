@@ -83,11 +83,12 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
 
     async def on_tick(self, counter: int) -> bool:
+        if self._drain_until is not None and not self._drain_logged:
+            # logged even when a second SIGTERM already ended the drain before this tick
+            self._drain_logged = True
+            log.info("SIGTERM: draining for %.1f s (/readyz answers 503, requests are "
+                     "still served)", self._drain_s)
         if self._drain_until is not None and not self.should_exit:
-            if not self._drain_logged:
-                self._drain_logged = True
-                log.info("SIGTERM: draining for %.1f s (/readyz answers 503, requests are "
-                         "still served)", self._drain_s)
             if time.monotonic() >= self._drain_until:
                 log.info("drained: no longer accepting; waiting for requests in flight")
                 self.should_exit = True

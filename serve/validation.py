@@ -87,6 +87,8 @@ def describe_validation_error(
         message = f"unknown field {str(loc[-1])!r}{where}; allowed fields: {allowed}"
     elif kind == "missing":
         message = f"{field} is required"
+    elif field is None and kind == "value_error":  # the model's own check of the whole
+        message = str(first["msg"]).removeprefix("Value error, ")
     elif field is None:
         message = f"the request body must be a JSON object: {first['msg']}"
     else:

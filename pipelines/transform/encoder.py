@@ -217,9 +217,12 @@ def export_onnx(st_model: Any, path: Path, *, opset: int = OPSET) -> None:
     )
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     dynamic = {name: {0: batch, 1: seq} for name in INPUTS}
-    onnx_logger = logging.getLogger("torch.onnx")
-    level = onnx_logger.level
-    onnx_logger.setLevel(logging.ERROR)  # "torchvision is not installed" notes
+    # the exporter's and its optimiser's notes ("torchvision is not installed", a hundred lines of
+    # "Replaced initializer ..." from onnx_ir): quiet while exporting
+    quiet = [logging.getLogger(n) for n in ("torch.onnx", "onnx_ir", "onnxscript")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)
     try:
         with torch.no_grad(), warnings.catch_warnings():
             # the exporter's own notices (deprecations inside torch, axis renaming): not ours to
@@ -233,7 +236,8 @@ def export_onnx(st_model: Any, path: Path, *, opset: int = OPSET) -> None:
                 external_data=False, verbose=False,
             )
     finally:
-        onnx_logger.setLevel(level)
+        for q, level in zip(quiet, levels, strict=True):
+            q.setLevel(level)
 
 
 def load_build_encoder(

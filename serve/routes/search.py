@@ -1,84 +1,142 @@
-"""``POST /v1/search``."""
+"""``POST /v1/search`` (one collection, or several: a body with ``collections``) and
+``POST /v1/search/batch``. The work is ``snapsearch.search``'s (the engine, and ``multi`` for
+several collections merged by calibrated scores); this module is HTTP only."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-import anyio.to_thread
 from pydantic_core import from_json
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from snapsearch.search.errors import SearchError, UnknownCollection
-from snapsearch.search.multi import MultiSearchRequest
+from snapsearch.search.multi import MultiSearchRequest, MultiSearchResponse, search_collections
 from snapsearch.search.types import SearchRequest, SearchResponse
 
-from ..collections_api import search_collections_route
-from ..errors import ApiError
+from ..errors import request_id_of
 from ..holder import Loaded
 from ..metrics import Metrics
-from ..policy import policy_of
-from .common import loaded, parse_model, read_body, unknown_collection
+from ..policy import Policy, policy_of
+from .batch import SearchBatchRequest, SearchBatchResponse, errors_in, run_items
+from .common import (
+    MAX_BATCH_BODY_BYTES,
+    blocking,
+    json_response,
+    loaded,
+    parse_model,
+    read_body,
+    read_model,
+    validate,
+)
 from .spec import api_route
 
 
-async def run_search(request: Request, current: Loaded, req: SearchRequest) -> SearchResponse:
-    """``req`` on ``current``'s engine, off the event loop (CPU bound: torch, numpy, hnswlib and
-    sqlite release the GIL, so /livez and /readyz stay fast under load); the lifespan's limiter
-    caps concurrent searches. Engine errors become ``ApiError``s."""
-    limiter = getattr(request.state, "search_limiter", None)
-    policy = policy_of(request)
+def _search(current: Loaded, policy: Policy, req: SearchRequest) -> SearchResponse:
+    """One collection, blocking; the server's exclusion policy applied and counted."""
     kw = {"exclude": policy.rules} if policy.rules else {}
-    try:
-        resp = await anyio.to_thread.run_sync(
-            partial(current.engine.search, req, **kw), limiter=limiter
-        )
-        policy.count(resp.excluded)  # hits the server's exclusion policy removed, by rule
-        return resp
-    except UnknownCollection:
-        raise unknown_collection(current, req.collection) from None
-    except SearchError as exc:
-        raise ApiError(422, exc.code, exc.message, field=exc.field) from None
+    resp = current.engine.search(req, **kw)
+    policy.count(resp.excluded)  # hits the server's exclusion policy removed, by rule
+    return resp
+
+
+def _search_several(current: Loaded, policy: Policy,
+                    req: MultiSearchRequest) -> MultiSearchResponse:
+    """Several collections, one answer, blocking; the policy applied and counted."""
+    resp = search_collections(current.engine, req, policy.rules)
+    policy.count(resp.excluded)
+    return resp
+
+
+async def run_search(request: Request, current: Loaded, req: SearchRequest) -> SearchResponse:
+    """``req`` on ``current``'s engine, off the event loop; the lifespan's limiter caps concurrent
+    searches. Engine errors become ``ApiError``s. (The search page's search too.)"""
+    return await blocking(request, current, _search, current, policy_of(request), req)
+
+
+def names_collections(data: Any) -> bool:
+    """A search body with the key ``collections`` is a search over several collections."""
+    return isinstance(data, dict) and "collections" in data
 
 
 def _names_collections(body: bytes) -> bool:
-    """A body with the key ``collections`` is a search over several collections. (Not JSON:
-    False, and the one-collection parse explains what is wrong.)"""
+    """``names_collections`` of a body not parsed yet. (Not JSON: False, and the one-collection
+    parse explains what is wrong.)"""
     if b"collections" not in body:
         return False
     try:
         data = from_json(body)
     except ValueError:
         return False
-    return isinstance(data, dict) and "collections" in data
+    return names_collections(data)
+
+
+def answer_search(current: Loaded, policy: Policy, metrics: Metrics,
+                  data: Any) -> SearchResponse | MultiSearchResponse:
+    """One search of a batch (one collection or several), blocking."""
+    resp: SearchResponse | MultiSearchResponse
+    if names_collections(data):
+        resp = _search_several(current, policy, validate(MultiSearchRequest, data))
+    else:
+        resp = _search(current, policy, validate(SearchRequest, data))
+    metrics.searches.labels(resp.mode, resp.match).inc()
+    return resp
 
 
 def routes(metrics: Metrics) -> list[BaseRoute]:
     async def search(request: Request) -> Response:
         current = loaded(request)
         body = await read_body(request)
-        if _names_collections(body):  # several collections, one answer (collections_api)
+        access: dict[str, Any]
+        resp: SearchResponse | MultiSearchResponse
+        if _names_collections(body):  # several collections, one answer
             multi = parse_model(body, MultiSearchRequest)
-            return await search_collections_route(request, current, multi, metrics)
-        req = parse_model(body, SearchRequest)
-        access: dict[str, Any] = {"mode": req.mode, "query_chars": len(req.query)}
-        if req.session_id is not None:
-            access["session_id"] = req.session_id
-        request.state.access = access
-        resp = await run_search(request, current, req)
-        metrics.searches.labels(req.mode, resp.match).inc()
+            access = {"mode": multi.mode, "query_chars": len(multi.query),
+                      "collections": multi.collections, "session_id": multi.session_id}
+            request.state.access = access
+            resp = await blocking(request, current, _search_several, current,
+                                  policy_of(request), multi)
+        else:
+            req = parse_model(body, SearchRequest)
+            access = {"mode": req.mode, "query_chars": len(req.query)}
+            if req.session_id is not None:
+                access["session_id"] = req.session_id
+            request.state.access = access
+            resp = await run_search(request, current, req)
+        metrics.searches.labels(resp.mode, resp.match).inc()
         access.update(match=resp.match, hits=len(resp.hits))
-        return Response(resp.model_dump_json(), media_type="application/json")
+        return json_response(resp)
+
+    async def search_batch(request: Request) -> Response:
+        current = loaded(request)
+        batch = await read_model(request, SearchBatchRequest, MAX_BATCH_BODY_BYTES)
+        request.state.access = access = {"items": len(batch.items)}
+        policy = policy_of(request)
+        results = await blocking(
+            request, current, run_items, request_id_of(request), current, batch.items,
+            lambda item: answer_search(current, policy, metrics, item),
+        )
+        access["errors"] = errors_in(results)
+        return json_response(SearchBatchResponse(results=results))
 
     return [
         api_route(
             "/v1/search", search, method="POST", summary="Search the current snapshot",
-            description="Vector, lexical (BM25) or hybrid search over one collection, with "
-            "hard filters checked against the collection's record kind. `match: none` is an "
+            description="Vector, lexical (BM25) or hybrid search over one collection "
+            "(SearchRequest -> SearchResponse), with hard filters checked against the "
+            "collection's record kind; or, when the body has `collections`, over several "
+            "collections merged by their calibrated [0, 1] scores, every hit naming its "
+            "collection (MultiSearchRequest -> MultiSearchResponse). `match: none` is an "
             "answer (nothing matched), never an outage.",
-            body=SearchRequest, ok=SearchResponse, errors=(400, 404, 413, 422, 503),
+            body=(SearchRequest, MultiSearchRequest), ok=(SearchResponse, MultiSearchResponse),
+            errors=(400, 404, 413, 422, 503), tags=("search",),
+        ),
+        api_route(
+            "/v1/search/batch", search_batch, method="POST", summary="Several searches at once",
+            description="`{\"items\": [search, ...]}` (1 to 100; the body up to 1 MiB) -> "
+            "`{\"results\": [...]}` in the items' order, each the search's response or its "
+            "error in the one shape: one bad item never fails the batch.",
+            body=SearchBatchRequest, ok=SearchBatchResponse, errors=(400, 413, 422, 503),
             tags=("search",),
         ),
     ]

@@ -30,16 +30,28 @@ ERROR_STATUSES: dict[int, str] = {
     429: "too many requests from this client: retry after the Retry-After header's seconds",
     500: "an internal error: quote the request_id when reporting it",
     503: "no snapshot is loaded yet (the server is starting)",
+    507: "the store's feedback log is full (its size bound is reached)",
 }
 ALWAYS = (401, 429, 500)
 """Statuses any route can answer (401 and 429 only when access control is on)."""
 
 
+Models = type[BaseModel] | tuple[type[BaseModel], ...]
+"""A body's model, or the models it may be (any one of them: ``anyOf`` in the document)."""
+
+
+def models_of(models: Models | None) -> tuple[type[BaseModel], ...]:
+    if models is None:
+        return ()
+    return models if isinstance(models, tuple) else (models,)
+
+
 @dataclass(frozen=True)
 class Content:
-    """A response body: a pydantic model as JSON, or another media type with a JSON Schema."""
+    """A response body: a pydantic model (or one of several) as JSON, or another media type with
+    a JSON Schema."""
 
-    model: type[BaseModel] | None = None
+    model: Models | None = None
     media_type: str = "application/json"
     schema: Mapping[str, Any] | None = None
     description: str = ""
@@ -51,7 +63,7 @@ class Doc:
 
     summary: str
     description: str = ""
-    body: type[BaseModel] | None = None
+    body: Models | None = None
     query: type[BaseModel] | None = None
     path: type[BaseModel] | None = None
     responses: Mapping[int, Content] = field(default_factory=dict)
@@ -82,8 +94,9 @@ def api_route(
     method: str = "GET",
     summary: str,
     description: str = "",
-    ok: type[BaseModel] | Content | None = None,
-    body: type[BaseModel] | None = None,
+    ok: Models | Content | None = None,
+    ok_status: int = 200,
+    body: Models | None = None,
     query: type[BaseModel] | None = None,
     path_model: type[BaseModel] | None = None,
     errors: Sequence[int] = (),
@@ -93,14 +106,15 @@ def api_route(
     error_content: Content | None = None,
     name: str | None = None,
 ) -> ApiRoute:
-    """One documented route: ``ok`` is the 200 body (a model, or ``Content`` for another media
-    type); ``errors`` the statuses it answers besides 401, 429 and 500; ``not_modified`` that it
-    answers 304 to a matching If-None-Match."""
+    """One documented route: ``body`` the request body's model (a tuple: any one of them);
+    ``ok`` the ``ok_status`` (200) body (a model or a tuple of them, or ``Content`` for another
+    media type); ``errors`` the statuses it answers besides 401, 429 and 500; ``not_modified``
+    that it answers 304 to a matching If-None-Match."""
     responses: dict[int, Content] = {}
     if isinstance(ok, Content):
-        responses[200] = ok
+        responses[ok_status] = ok
     elif ok is not None:
-        responses[200] = Content(ok)
+        responses[ok_status] = Content(ok)
     if not_modified:
         responses[304] = Content(media_type="", description="not modified (the ETag matches)")
     unknown = set(errors) - set(ERROR_STATUSES)

@@ -12,13 +12,12 @@ the same files reuses the loaded session; one with other files loads its own).
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from .errors import ModelMismatchError
-from .hashing import sha256_text
+from .hashing import sha256_file, sha256_text
 from .manifest import ModelPin
 from .model import Encoder, HashingEncoder, check_pin
 
@@ -27,22 +26,24 @@ _loaded: OrderedDict[tuple[str, ...], Encoder] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _read_checked(path: Path, expected_sha256: str, what: str, where: str) -> bytes:
+def _check_file(path: Path, expected_sha256: str, what: str, where: str) -> Path:
+    """``path`` if its sha256 is the pin's (read in chunks: the model is loaded from the file,
+    so its ~90 MB are not held twice), else ModelMismatchError."""
     try:
-        data = path.read_bytes()
+        actual = sha256_file(path)
     except OSError as exc:
         raise ModelMismatchError(
             f"{where}: the query encoder's {what} {path.name} cannot be read: {exc}",
             fix="rebuild the snapshot with `snapsearch run --force`",
         ) from exc
-    if hashlib.sha256(data).hexdigest() != expected_sha256:
+    if actual != expected_sha256:
         raise ModelMismatchError(
             f"{where}: the query encoder's {what} {path.name} differs from the model pin "
             "(sha256)",
             fix="rebuild the snapshot with `snapsearch run --force` "
                 "(snapshots are immutable: never edit one)",
         )
-    return data
+    return path
 
 
 def load_query_encoder(snapshot_dir: Path, pin: ModelPin, *, where: str = "") -> Encoder:
@@ -58,8 +59,8 @@ def load_query_encoder(snapshot_dir: Path, pin: ModelPin, *, where: str = "") ->
             f"{where}: the model pin says the query encoder is ONNX but names no ONNX file",
             fix="rebuild the snapshot with `snapsearch run --force`",
         )
-    model = _read_checked(snapshot_dir / spec.file, spec.sha256, "model", where)
-    tokenizer = _read_checked(
+    model = _check_file(snapshot_dir / spec.file, spec.sha256, "model", where)
+    tokenizer = _check_file(
         snapshot_dir / spec.tokenizer_file, spec.tokenizer_sha256, "tokenizer", where
     )
     key = (spec.sha256, spec.tokenizer_sha256, sha256_text(pin.model_dump_json()))
@@ -71,7 +72,7 @@ def load_query_encoder(snapshot_dir: Path, pin: ModelPin, *, where: str = "") ->
     from .model_onnx import OnnxEncoder
 
     try:
-        encoder: Encoder = OnnxEncoder(model, tokenizer.decode("utf-8"), pin)
+        encoder: Encoder = OnnxEncoder(model, tokenizer.read_text(encoding="utf-8"), pin)
     except Exception as exc:  # onnxruntime / tokenizers refuse the files
         raise ModelMismatchError(
             f"{where}: the query encoder cannot be loaded: {exc}",

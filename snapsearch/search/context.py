@@ -37,9 +37,8 @@ from snapsearch.format.errors import ModelMismatchError
 from snapsearch.format.reader import Snapshot
 
 from .engine import SearchEngine
-from .exclusion import Rule
+from .exclusion import MAX_RULES, Rule
 from .multi import (
-    MAX_COLLECTIONS,
     Searched,
     check_keys,
     merged_hits,
@@ -47,7 +46,18 @@ from .multi import (
     resolve,
     search_each,
 )
-from .types import MAX_QUERY_CHARS, SESSION_PATTERN, Mode
+from .types import (
+    EXCLUDE_DESCRIPTION,
+    MAX_COLLECTIONS,
+    MAX_QUERY_CHARS,
+    NOT_BLANK,
+    SESSION_PATTERN,
+    Integer,
+    Mode,
+    collections_schema,
+    exclude_schema,
+    filters_by_collection_schema,
+)
 
 MIN_TEXT_CHARS = 24
 ELLIPSIS = "…"
@@ -56,22 +66,34 @@ Count = Callable[[str], int]
 
 
 class ContextRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # nothing coerced, as in search
 
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    collections: list[str] | Literal["all"] = "all"
-    max_tokens: int = Field(default=800, ge=16, le=32768)
-    per_collection_k: int = Field(default=5, ge=1, le=50)
+    query: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, description="what to search for, in words",
+        json_schema_extra={"pattern": NOT_BLANK.pattern},
+    )
+    collections: list[str] | Literal["all"] = Field(
+        default="all", description="the collections to draw from, or \"all\"",
+        json_schema_extra=collections_schema(unique=False),
+    )
+    max_tokens: Integer = Field(default=800, ge=16, le=32768)
+    per_collection_k: Integer = Field(default=5, ge=1, le=50)
     prioritise: Literal["score", "newest"] = "score"
     mode: Mode = "hybrid"
-    filters: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    exclude: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    filters: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="hard filters per collection: {collection: filters}",
+        json_schema_extra=filters_by_collection_schema,
+    )
+    exclude: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=MAX_RULES, description=EXCLUDE_DESCRIPTION,
+        json_schema_extra=exclude_schema,
+    )
     session_id: str | None = Field(default=None, max_length=128, pattern=SESSION_PATTERN)
 
     @field_validator("query")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not v.strip():
+        if not NOT_BLANK.search(v):
             raise ValueError("query is blank")
         return v
 
@@ -267,7 +289,13 @@ def _shrink_to_fit(e: Entry, fits: Callable[[], bool]) -> bool:
     e.cut(lo)
     if not fits():
         return False
-    while lo < hi:  # the largest length that fits: lo fits, hi+1 may not
+    _cut_to_largest(e, lo, hi, fits)
+    return True
+
+
+def _cut_to_largest(e: Entry, lo: int, hi: int, fits: Callable[[], bool]) -> None:
+    """Cut ``e`` to the largest length in [lo, hi] that fits (``lo`` fits)."""
+    while lo < hi:  # lo fits, hi+1 may not
         mid = (lo + hi + 1) // 2
         e.cut(mid)
         if fits():
@@ -275,7 +303,6 @@ def _shrink_to_fit(e: Entry, fits: Callable[[], bool]) -> bool:
         else:
             hi = mid - 1
     e.cut(lo)
-    return True
 
 
 def _grow(e: Entry, fits: Callable[[], bool]) -> None:
@@ -284,15 +311,7 @@ def _grow(e: Entry, fits: Callable[[], bool]) -> None:
     if fits():
         return
     e.cut(current)
-    lo, hi = current, e.longest()
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        e.cut(mid)
-        if fits():
-            lo = mid
-        else:
-            hi = mid - 1
-    e.cut(lo)
+    _cut_to_largest(e, current, e.longest(), fits)
 
 
 # -- the entry point ------------------------------------------------------------------------------

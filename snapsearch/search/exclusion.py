@@ -36,6 +36,7 @@ from snapsearch.format.reader import Collection
 from snapsearch.kinds.base import RecordKind
 
 from .errors import SearchError
+from .filters import MAX_INTEGER
 
 Op = Literal["equals", "in", "matches", "below"]
 OPS: tuple[Op, ...] = ("equals", "in", "matches", "below")
@@ -44,6 +45,9 @@ MAX_RULES = 50
 MAX_IN = 1000
 MAX_PATTERN = 200
 MAX_TEXT = 200
+# a rule's numbers lie within +-2**1023: exact both as a float and as the JSON integer the
+# document writes, so a JSON Schema validator (decimal) and this parser agree at the bound
+MAX_NUMBER = 2**1023
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -112,8 +116,41 @@ def _scalar(value: Any, where: str) -> Scalar:
             raise _bad(where, f"must be a string of 1 to {MAX_TEXT} characters")
         return value
     if _is_number(value):
-        return value  # type: ignore[no-any-return]
+        return _number(value, where)
     raise _bad(where, f"must be a string, a number or true/false, got {value!r}")
+
+
+def _number(value: int | float, where: str) -> int | float:
+    """A number SQLite can compare with: an integer past its 64 bits is the float it is near
+    (JSON has one number type), and the number must be finite."""
+    if not (isinstance(value, bool) or -MAX_NUMBER <= value <= MAX_NUMBER):  # exact comparisons
+        raise _bad(where, f"must be a finite number from -2**1023 to 2**1023 (~{MAX_NUMBER:.3g})")
+    if isinstance(value, int) and not -MAX_INTEGER - 1 <= value <= MAX_INTEGER:
+        value = float(value)
+    return value
+
+
+def rule_json_schema(fields: Sequence[str]) -> dict[str, Any]:
+    """The JSON Schema of one rule as ``parse_rule`` accepts it, its field one of ``fields``."""
+    number = {"type": "number", "minimum": -MAX_NUMBER, "maximum": MAX_NUMBER}
+    scalar = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_TEXT}, number,
+                        {"type": "boolean"}]}
+    return {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "pattern": _NAME.pattern,
+                     "description": "how counts name it (default: field-op); each rule its own"},
+            "field": {"enum": list(fields), "description": "the record field it reads"},
+            "equals": scalar,
+            "in": {"type": "array", "items": scalar, "minItems": 1, "maxItems": MAX_IN},
+            "matches": {"type": "string", "minLength": 1, "maxLength": MAX_PATTERN,
+                        "format": "regex", "description": "a regular expression (Python's)"},
+            "below": number,
+        },
+        "required": ["field"],
+        "additionalProperties": False,
+        "oneOf": [{"required": [op]} for op in OPS],  # exactly one of them
+    }
 
 
 def parse_rule(raw: Any, where: str, source: Source = "request") -> Rule:
@@ -152,7 +189,7 @@ def parse_rule(raw: Any, where: str, source: Source = "request") -> Rule:
     else:
         if not _is_number(value) or isinstance(value, bool):
             raise _bad(at, f"must be a number, got {value!r}")
-        value = float(value)
+        value = float(_number(value, at))
     name = raw.get("name")
     if name is None:
         name = f"{field}-{op}"

@@ -27,10 +27,11 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from snapsearch.format import layout
 from snapsearch.format.reader import Collection
+from snapsearch.kinds import available_kinds
 from snapsearch.kinds.base import RecordKind
 from snapsearch.kinds.filters import Equals, NumericRanges
 from snapsearch.kinds.lookup import WINDOW_MAX, WINDOW_MIN
@@ -38,6 +39,7 @@ from snapsearch.kinds.lookup import WINDOW_MAX, WINDOW_MIN
 from .engine import SearchEngine
 from .errors import SearchError
 from .exclusion import (
+    MAX_RULES,
     Rule,
     applicable,
     check_fields,
@@ -46,7 +48,17 @@ from .exclusion import (
     parse_rules,
 )
 from .filters import Filter, Range, compile_where, parse_filters
-from .types import MAX_LIMIT, SESSION_PATTERN
+from .types import (
+    EXCLUDE_DESCRIPTION,
+    MAX_COLLECTION_CHARS,
+    MAX_LIMIT,
+    NOT_BLANK,
+    SESSION_PATTERN,
+    Integer,
+    exclude_schema,
+    filters_schema,
+    whole,
+)
 
 MAX_LOOKUP_OFFSET = 1_000_000
 MAX_KEYS = 100
@@ -57,24 +69,54 @@ class InvalidSort(SearchError):
     code = "invalid_sort"
 
 
-class LookupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _sort_schema(schema: dict[str, Any]) -> None:
+    """``sort``: a field the registered kinds sort by, '-' first for descending (a collection
+    refuses a field its kind does not sort by)."""
+    names = list(dict.fromkeys(["id", *(n for kind in available_kinds().values()
+                                        for n in kind.sortable)]))
+    schema["anyOf"] = [{"enum": [*names, *(f"-{n}" for n in names)]}, {"type": "null"}]
 
-    collection: str | None = Field(default=None, max_length=40)
+
+KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NOT_BLANK.pattern}
+
+
+def _one_key_at_least(schema: dict[str, Any]) -> None:
+    """Ids or part numbers (or both): at least one key, each 1 to 200 characters, not blank."""
+    for name in ("ids", "mpns"):
+        schema["properties"][name]["items"] = dict(KEY_SCHEMA)
+    schema["anyOf"] = [{"required": [name], "properties": {name: {"minItems": 1}}}
+                       for name in ("ids", "mpns")]
+
+
+class LookupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)  # nothing coerced, as in search
+
+    collection: str | None = Field(default=None, max_length=MAX_COLLECTION_CHARS)
     filters: dict[str, Any] = Field(
         default_factory=dict,
         description="the collection kind's filters (as in search); numeric ranges hold a "
         "toleranced value only when its whole tolerance window lies inside; parts: package "
         "normalised as in search, qty: at least this many in stock",
+        json_schema_extra=filters_schema,
     )
     sort: str | None = Field(
         default=None, min_length=1, max_length=41,
         description="a sortable field, ascending; '-field' descending (default: the kind's order)",
+        json_schema_extra=_sort_schema,
     )
-    limit: int = Field(default=10, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0, le=MAX_LOOKUP_OFFSET)
-    exclude: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    limit: Integer = Field(default=10, ge=1, le=MAX_LIMIT)
+    offset: Integer = Field(default=0, ge=0, le=MAX_LOOKUP_OFFSET)
+    exclude: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=MAX_RULES, description=EXCLUDE_DESCRIPTION,
+        json_schema_extra=exclude_schema,
+    )
     session_id: str | None = Field(default=None, max_length=128, pattern=SESSION_PATTERN)
+
+    @field_validator("filters")
+    @classmethod
+    def _whole_filters(cls, v: dict[str, Any]) -> dict[str, Any]:
+        """A filter's ``100.0`` is the integer 100 too (JSON has one number type)."""
+        return {k: whole(x) for k, x in v.items()}
 
 
 class LookupRecord(BaseModel):
@@ -97,9 +139,9 @@ class LookupResponse(BaseModel):
 class RecordsRequest(BaseModel):
     """Records by id and/or by part number (the kind's alternate key)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_one_key_at_least)
 
-    collection: str | None = Field(default=None, max_length=40)
+    collection: str | None = Field(default=None, max_length=MAX_COLLECTION_CHARS)
     ids: list[str] = Field(default_factory=list, max_length=MAX_KEYS)
     mpns: list[str] = Field(default_factory=list, max_length=MAX_KEYS)
 
@@ -109,7 +151,7 @@ class RecordsRequest(BaseModel):
             raise ValueError("give ids or mpns (or both): at least one record to fetch")
         for name, keys in (("ids", self.ids), ("mpns", self.mpns)):
             for k in keys:
-                if not k.strip() or len(k) > 200:
+                if not NOT_BLANK.search(k) or len(k) > 200:
                     raise ValueError(f"{name}: every key is 1 to 200 characters, got {k!r}")
         return self
 

@@ -28,56 +28,80 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .engine import SearchEngine
 from .errors import SearchError, UnknownCollection
-from .exclusion import Rule, applicable, parse_rules, queryable_fields
+from .exclusion import MAX_RULES, Rule, applicable, parse_rules, queryable_fields
 from .priors import collection_factor
 from .types import (
+    EXCLUDE_DESCRIPTION,
+    MAX_COLLECTIONS,
     MAX_LIMIT,
     MAX_OFFSET,
     MAX_QUERY_CHARS,
+    NOT_BLANK,
     SESSION_PATTERN,
     Hit,
+    Integer,
     Mode,
     SearchRequest,
     SearchResponse,
+    collections_schema,
+    exclude_schema,
+    filters_by_collection_schema,
+    values_schema,
 )
 
 COSINE_NONE = 0.10
 COSINE_FULL = 0.50
 MIN_CONFIDENCE = 0.02
 MAX_WEIGHT = 10.0
-MAX_COLLECTIONS = 20
+
+
+def _collections_named(schema: dict[str, Any]) -> None:
+    """Over HTTP the key ``collections`` is what makes a search body this one (``POST
+    /v1/search``, a batch's item): the document says it is required there."""
+    schema["required"] = [*schema.get("required", []), "collections"]
 
 
 class MultiSearchRequest(BaseModel):
-    """``POST /v1/search`` with ``collections``."""
+    """``POST /v1/search`` with ``collections``: several collections, one answer."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict, as SearchRequest is: nothing is coerced ("limit": "10" is refused)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_collections_named)
 
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    query: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, description="what to search for, in words",
+        json_schema_extra={"pattern": NOT_BLANK.pattern},
+    )
     collections: list[str] | Literal["all"] = Field(
         default="all", description="the collections to search, or \"all\"",
+        json_schema_extra=collections_schema(unique=True),
     )
-    limit: int = Field(default=10, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    limit: Integer = Field(default=10, ge=1, le=MAX_LIMIT)
+    offset: Integer = Field(default=0, ge=0, le=MAX_OFFSET)
     mode: Mode = "hybrid"
     filters: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="hard filters per collection: {collection: filters}",
+        json_schema_extra=filters_by_collection_schema,
     )
-    limits: dict[str, int] = Field(
+    limits: dict[str, Integer] = Field(
         default_factory=dict, description="the most hits a collection contributes: {collection: n}",
+        json_schema_extra=values_schema({"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}),
     )
     weights: dict[str, float] = Field(
         default_factory=dict,
         description="a collection's weight (0 to 10; default: the snapshot's, else 1)",
+        json_schema_extra=values_schema({"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}),
     )
     min_score: float = Field(default=0.0, ge=0.0, le=1.0, description="on the merged score")
-    exclude: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    exclude: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=MAX_RULES, description=EXCLUDE_DESCRIPTION,
+        json_schema_extra=exclude_schema,
+    )
     session_id: str | None = Field(default=None, max_length=128, pattern=SESSION_PATTERN)
 
     @field_validator("query")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not v.strip():
+        if not NOT_BLANK.search(v):
             raise ValueError("query is blank")
         return v
 

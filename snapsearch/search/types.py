@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, f
 from snapsearch.kinds import available_kinds
 from snapsearch.kinds.filters import AtLeast, Equals, FilterSpec, Positive
 
+from .exclusion import MAX_RULES, queryable_fields, rule_json_schema
 from .filters import MAX_INTEGER, MAX_TEXT
 
 Mode = Literal["vector", "lexical", "hybrid"]
@@ -22,12 +23,13 @@ MAX_QUERY_CHARS = 512
 MAX_LIMIT = 100
 MAX_OFFSET = 900
 MAX_COLLECTION_CHARS = 40
+MAX_COLLECTIONS = 20
 NOT_BLANK = re.compile(r"[^ \t\n\r\f\v]")  # one character that is not ASCII white space
 
 README_EXAMPLE: dict[str, JsonValue] = {"query": "10k 0402 resistor 1%", "limit": 3}
 
 
-def _whole(value: Any) -> Any:
+def whole(value: Any) -> Any:
     """JSON has one number type: ``10.0`` is the integer 10 (as JSON Schema says); a string or a
     boolean stays what it is and the strict check refuses it."""
     if isinstance(value, float) and value.is_integer():
@@ -35,7 +37,7 @@ def _whole(value: Any) -> Any:
     return value
 
 
-Integer = Annotated[int, BeforeValidator(_whole)]
+Integer = Annotated[int, BeforeValidator(whole)]
 
 
 def filter_json_schema(spec: FilterSpec) -> dict[str, Any]:
@@ -62,8 +64,8 @@ def filter_json_schema(spec: FilterSpec) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}], "description": spec.description}
 
 
-def _filters_schema(schema: dict[str, Any]) -> None:
-    """``filters`` as the registered record kinds declare them (a collection answers its own
+def filters_properties() -> dict[str, Any]:
+    """The filters the registered record kinds declare, by name (a collection answers its own
     kind's, and refuses the others by name)."""
     found: dict[str, list[dict[str, Any]]] = {}
     for kind in available_kinds().values():
@@ -71,12 +73,59 @@ def _filters_schema(schema: dict[str, Any]) -> None:
             one = filter_json_schema(spec)
             if one not in found.setdefault(spec.name, []):
                 found[spec.name].append(one)
+    return {name: options[0] if len(options) == 1 else {"anyOf": options}
+            for name, options in found.items()}
+
+
+def filters_schema(schema: dict[str, Any]) -> None:
+    """``filters`` (a field's JSON Schema, changed in place) as the registered kinds declare
+    them."""
     schema.pop("additionalProperties", None)
-    schema["properties"] = {
-        name: options[0] if len(options) == 1 else {"anyOf": options}
-        for name, options in found.items()
-    }
+    schema["properties"] = filters_properties()
     schema["additionalProperties"] = False
+
+
+def filters_by_collection_schema(schema: dict[str, Any]) -> None:
+    """``filters`` per collection, ``{collection: filters}`` (changed in place)."""
+    schema["additionalProperties"] = {"type": "object", "properties": filters_properties(),
+                                      "additionalProperties": False}
+
+
+def exclude_schema(schema: dict[str, Any]) -> None:
+    """``exclude`` (changed in place): rules over the fields a request may read in a collection
+    of a registered kind (a collection refuses a field its kind does not have)."""
+    fields = list(dict.fromkeys(f for kind in available_kinds().values()
+                                for f in queryable_fields(kind())))
+    schema["items"] = rule_json_schema(fields)
+
+
+def collections_schema(*, unique: bool) -> Any:
+    """``collections``'s JSON Schema (changed in place): a list of 1 to ``MAX_COLLECTIONS``
+    names (``unique``: each once), or "all"."""
+
+    def change(schema: dict[str, Any]) -> None:
+        for option in schema.get("anyOf", []):
+            if option.get("type") == "array":
+                option.update(minItems=1, maxItems=MAX_COLLECTIONS)
+                if unique:
+                    option["uniqueItems"] = True
+
+    return change
+
+
+def values_schema(value: dict[str, Any]) -> Any:
+    """A ``{collection: value}`` field's JSON Schema (changed in place): each value ``value``."""
+
+    def change(schema: dict[str, Any]) -> None:
+        schema["additionalProperties"] = value
+
+    return change
+
+
+EXCLUDE_DESCRIPTION = (
+    "exclusion rules: [{name?, field, and one of equals | in | matches | below}] "
+    "(snapsearch/search/exclusion.py)"
+)
 SESSION_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 
 
@@ -113,16 +162,15 @@ class SearchRequest(BaseModel):
         description="hard filters, checked against the collection's record kind "
         "(parts: category, subcategory, package, library_type, manufacturer, in_stock, "
         "stock_min, numeric: [{attribute, key, min, max}] in base SI units)",
-        json_schema_extra=_filters_schema,
+        json_schema_extra=filters_schema,
     )
     min_score: float = Field(
         default=0.0, ge=0.0, le=1.0, description="drop hits scoring below this (exact matches stay)"
     )
 
     exclude: list[dict[str, Any]] = Field(
-        default_factory=list, max_length=50,
-        description="exclusion rules: [{name?, field, equals | in | matches | below}] "
-        "(snapsearch/search/exclusion.py)",
+        default_factory=list, max_length=MAX_RULES, description=EXCLUDE_DESCRIPTION,
+        json_schema_extra=exclude_schema,
     )
     session_id: str | None = Field(
         default=None, min_length=1, max_length=128, pattern=SESSION_PATTERN,
@@ -133,7 +181,7 @@ class SearchRequest(BaseModel):
     @classmethod
     def _whole_filters(cls, v: dict[str, Any]) -> dict[str, Any]:
         """A filter's ``100.0`` is the integer 100 too (JSON has one number type)."""
-        return {k: _whole(x) for k, x in v.items()}
+        return {k: whole(x) for k, x in v.items()}
 
     @field_validator("query")
     @classmethod

@@ -62,11 +62,6 @@ def test_verify_names_the_damaged_file(outcomes) -> None:
     assert unnamed == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="rollback verifies its target's files only with the control branch (issue 11, "
-           "finding 3); here it checks the gate report bound to the manifest's bytes",
-)
 def test_rollback_refuses_every_damage(outcomes) -> None:
     missed = [(o.kind, o.target, o.detail) for o in outcomes if not o.refused["rollback"]]
     assert missed == []

@@ -29,7 +29,8 @@ class SlowEncoder(HashingEncoder):
 
 
 def slow_app(settings: ServeSettings) -> Starlette:
-    return create_app(settings, encoder_factory=SlowEncoder)
+    return create_app(settings, encoder_factory=lambda snapshot: SlowEncoder(
+        snapshot.manifest.model.dim))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from serve.errors import describe_routes
 from serve.holder import SnapshotHolder
-from serve.routes import MAX_BODY_BYTES
+from serve.routes import MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES
 from snapsearch.search.errors import FilterNotSupported
 
 ERROR_KEYS = {"code", "message", "field", "request_id"}
@@ -123,14 +123,113 @@ def test_oversized_body_without_content_length(client: TestClient) -> None:
     check_shape(client.post("/v1/search", content=chunks), 413, "payload_too_large", None)
 
 
+# every endpoint that reads a JSON body, with a body it answers 200 (202) and its body limit
+JSON_ROUTES: list[tuple[str, dict[str, Any], int]] = [
+    ("/v1/search", {"query": "r"}, MAX_BODY_BYTES),
+    ("/v1/search/batch", {"items": [{"query": "r"}]}, MAX_BATCH_BODY_BYTES),
+    ("/v1/lookup", {"collection": "parts"}, MAX_BODY_BYTES),
+    ("/v1/lookup/batch", {"items": [{}]}, MAX_BATCH_BODY_BYTES),
+    ("/v1/records", {"ids": ["C25744"]}, MAX_BODY_BYTES),
+    ("/v1/context", {"query": "r"}, MAX_BODY_BYTES),
+    ("/v1/feedback", {"session_id": "s", "id": "C0", "collection": "parts",
+                      "outcome": "positive"}, MAX_BODY_BYTES),
+]
+JSON_PATHS = [path for path, _body, _limit in JSON_ROUTES]
+
+
+@pytest.mark.parametrize("path", JSON_PATHS)
+@pytest.mark.parametrize("body", [
+    b"[" * 1000 + b"]" * 1000,  # nested deeper than the parser goes: never a RecursionError
+    b'{"a": ' * 1000 + b"1" + b"}" * 1000,
+    b'{"items": [' + b"[" * 1000 + b"]" * 1000 + b"]}",
+    b'{"query": "\\ud800"}',  # a lone surrogate
+    b'{"query": "r"',
+    b"\xff\xfe",
+], ids=["deep list", "deep object", "deep item", "lone surrogate", "truncated", "not UTF-8"])
+def test_bodies_that_are_not_json(client: TestClient, path: str, body: bytes) -> None:
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    check_shape(r, 400, "malformed_json", None)
+
+
+@pytest.mark.parametrize("path", JSON_PATHS)
+def test_empty_bodies(client: TestClient, path: str) -> None:
+    check_shape(client.post(path, content=b""), 400, "malformed_json", None)
+
+
+@pytest.mark.parametrize(("path", "limit"), [(p, n) for p, _b, n in JSON_ROUTES], ids=JSON_PATHS)
+def test_body_limits(client: TestClient, path: str, limit: int) -> None:
+    err = check_shape(client.post(path, content=b" " * (limit + 1)), 413, "payload_too_large",
+                      None)
+    assert str(limit) in err["message"]
+    streamed = (b" " * 16384 for _ in range(limit // 16384 + 1))  # no content-length
+    check_shape(client.post(path, content=streamed), 413, "payload_too_large", None)
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/v1/lookup", {"limit": "10"}, "limit"),
+    ("/v1/lookup", {"limit": True}, "limit"),
+    ("/v1/lookup", {"offset": 10**30}, "offset"),
+    ("/v1/lookup", {"collection": 5}, "collection"),
+    ("/v1/records", {"ids": "C25744"}, "ids"),
+    ("/v1/records", {"ids": [5]}, "ids.0"),
+    ("/v1/context", {"query": "r", "max_tokens": "100"}, "max_tokens"),
+    ("/v1/context", {"query": "r", "per_collection_k": 2.5}, "per_collection_k"),
+    ("/v1/search", {"query": "r", "collections": "all", "limit": "10"}, "limit"),
+    ("/v1/search", {"query": "r", "collections": "all", "limits": {"parts": "1"}},
+     "limits.parts"),
+    ("/v1/feedback", {"session_id": "s", "id": "C25744", "collection": "parts",
+                      "outcome": "positive", "weight": "1"}, "weight"),
+    ("/v1/search/batch", {"items": "x"}, "items"),
+])
+def test_strict_types_everywhere(client: TestClient, path: str, body: dict[str, Any],
+                                 field: str) -> None:
+    """Nothing is coerced: a string is not a number, true is not 1."""
+    check_shape(client.post(path, json=body), 422, "invalid_request", field)
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/v1/lookup", {"collection": "parts", "exclude": [{"field": "stock", "equals": 10**400}]},
+     "exclude.0.equals"),
+    ("/v1/lookup", {"collection": "parts", "exclude": [{"field": "stock", "in": [1, 10**400]}]},
+     "exclude.0.in.1"),
+    ("/v1/search", {"query": "r", "exclude": [{"field": "stock", "below": 10**400}]},
+     "exclude.0.below"),
+])
+def test_numbers_past_any_float(client: TestClient, path: str, body: dict[str, Any],
+                                field: str) -> None:
+    check_shape(client.post(path, json=body), 422, "invalid_exclude", field)
+
+
+@pytest.mark.parametrize("path", ["/v1/lookup", "/v1/search", "/v1/context"])
+def test_integers_past_64_bits_are_answered(client: TestClient, path: str) -> None:
+    """An integer SQLite cannot hold is compared as the float it is near, never a 500."""
+    body: dict[str, Any] = {"exclude": [{"field": "stock", "equals": 10**30},
+                                        {"field": "stock", "in": [-(10**30)]},
+                                        {"field": "stock", "below": -(10**30)}]}
+    if path != "/v1/lookup":
+        body["query"] = "resistor"
+    r = client.post(path, json=body)
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/lookup", {"collection": "parts", "filters": {"package": "04\x0002"}}),
+    ("/v1/records", {"ids": ["C2\x005744"], "mpns": ["\x00"]}),
+    ("/v1/search", {"query": "\x00", "collections": "all", "mode": "lexical"}),
+    ("/v1/context", {"query": "r\x00"}),
+])
+def test_nul_is_text_like_any_other(client: TestClient, path: str, body: dict[str, Any]) -> None:
+    assert client.post(path, json=body).status_code == 200
+
+
 def test_unknown_route(client: TestClient) -> None:
     err = check_shape(client.get("/v2/search"), 404, "route_not_found", None)
     # the routes are read from the app's own routes, in their order
     assert err["message"] == (
-        "no route GET /v2/search; routes: POST /v1/search, GET /v1/records/{id}, "
-        "GET /v1/snapshot, GET /livez, GET /readyz, GET /metrics, GET /, GET /records/{id}, "
-        "GET /openapi.json, POST /v1/lookup, POST /v1/lookup/batch, GET /v1/records, "
-        "POST /v1/records, POST /v1/search/batch, POST /v1/context, POST /v1/feedback"
+        "no route GET /v2/search; routes: POST /v1/search, POST /v1/search/batch, "
+        "POST /v1/lookup, POST /v1/lookup/batch, GET /v1/records/{id}, GET /v1/records, "
+        "POST /v1/records, POST /v1/context, POST /v1/feedback, GET /v1/snapshot, GET /livez, "
+        "GET /readyz, GET /metrics, GET /, GET /records/{id}, GET /openapi.json"
     )
 
 
@@ -140,6 +239,10 @@ def test_method_not_allowed(client: TestClient) -> None:
     assert r.headers["allow"] == "POST"
     assert "POST" in err["message"]
     check_shape(client.delete("/v1/snapshot"), 405, "method_not_allowed", None)
+    # a path with a route per method: Allow names them all
+    r = client.delete("/v1/records")
+    err = check_shape(r, 405, "method_not_allowed", None)
+    assert r.headers["allow"] == "GET, HEAD, POST" and "GET, HEAD, POST" in err["message"]
 
 
 def test_unknown_record(client: TestClient) -> None:

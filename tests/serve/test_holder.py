@@ -202,7 +202,7 @@ def test_a_request_in_flight_finishes_on_the_snapshot_it_started_on(
     root, first, second = two_snapshots
     encoder = GatedEncoder()
     app = create_app(settings_for(root, close_grace_s=close_grace_s),
-                     encoder_factory=lambda: encoder)
+                     encoder_factory=lambda _s: encoder)
     with TestClient(app) as client, ThreadPoolExecutor(1) as pool:
         holder = holder_of(client)
         old = holder.current
@@ -249,7 +249,7 @@ def test_shutdown_leaves_a_snapshot_in_use_open_until_its_request_ends(
 ) -> None:
     root, first, _ = two_snapshots
     encoder = GatedEncoder()
-    app = create_app(settings_for(root), encoder_factory=lambda: encoder)
+    app = create_app(settings_for(root), encoder_factory=lambda _s: encoder)
     client = TestClient(app)
     client.__enter__()
     holder = holder_of(client)
@@ -271,7 +271,7 @@ def test_the_loop_answers_while_a_search_and_a_swap_are_under_way(
 ) -> None:
     root, first, second = two_snapshots
     encoder = GatedEncoder()
-    app = create_app(settings_for(root), encoder_factory=lambda: encoder)
+    app = create_app(settings_for(root), encoder_factory=lambda _s: encoder)
     with TestClient(app) as client, ThreadPoolExecutor(1) as pool:
         holder = holder_of(client)
         slow = pool.submit(client.post, "/v1/search", json={"query": "gate capacitor"})

@@ -36,9 +36,11 @@ def doc(client: TestClient) -> dict[str, Any]:
     return dict(r.json())
 
 
-def validator(doc: dict[str, Any], ref: str) -> Draft202012Validator:
-    """A validator for ``ref`` (``#/components/schemas/X``) inside ``doc``."""
-    return Draft202012Validator({"$ref": ref, "components": doc["components"]})
+def validator(doc: dict[str, Any], ref: str | dict[str, Any]) -> Draft202012Validator:
+    """A validator for ``ref`` (``#/components/schemas/X``, or a schema that refers to them)
+    inside ``doc``."""
+    schema = {"$ref": ref} if isinstance(ref, str) else ref
+    return Draft202012Validator({**schema, "components": doc["components"]})
 
 
 def operation(doc: dict[str, Any], method: str, path: str) -> dict[str, Any]:
@@ -72,8 +74,19 @@ def test_every_route_is_documented(app: Starlette, doc: dict[str, Any]) -> None:
     assert undocumented(list(app.routes), doc) == []
     # and every route declares itself (a plain Route would be missing from the document)
     assert all(isinstance(r, ApiRoute) for r in app.routes)
-    assert {"/", "/records/{id}", "/openapi.json", "/v1/search", "/v1/records/{id}",
-            "/v1/snapshot", "/livez", "/readyz", "/metrics"} <= set(doc["paths"])
+    documented = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
+    assert documented == {
+        ("GET", "/"), ("GET", "/records/{id}"), ("GET", "/openapi.json"),
+        ("POST", "/v1/search"), ("POST", "/v1/search/batch"), ("POST", "/v1/lookup"),
+        ("POST", "/v1/lookup/batch"), ("GET", "/v1/records"), ("POST", "/v1/records"),
+        ("GET", "/v1/records/{id}"), ("POST", "/v1/context"), ("POST", "/v1/feedback"),
+        ("GET", "/v1/snapshot"), ("GET", "/livez"), ("GET", "/readyz"), ("GET", "/metrics"),
+    }
+
+
+def test_the_document_route_comes_last(app: Starlette) -> None:
+    """``Api.routes`` builds the document's route after every other, from the whole list."""
+    assert str(getattr(app.routes[-1], "path", "")) == "/openapi.json"
 
 
 def test_a_plain_route_would_be_caught(doc: dict[str, Any]) -> None:
@@ -86,25 +99,25 @@ def test_a_plain_route_would_be_caught(doc: dict[str, Any]) -> None:
 
 
 def test_a_new_module_documents_itself_by_declaring_its_routes() -> None:
-    """A new endpoint module (lookup, batch, ...) declares its routes with ``api_route``; its
-    models reach the document with no central list to edit."""
+    """A new endpoint module declares its routes with ``api_route``; its models reach the
+    document with no central list to edit."""
 
-    class LookupRequest(BaseModel):
+    class ThingsRequest(BaseModel):
         ids: list[str]
 
-    class LookupResponse(BaseModel):
+    class ThingsResponse(BaseModel):
         found: dict[str, Any]
 
-    async def lookup(request: Request) -> Response:
+    async def things(request: Request) -> Response:
         return Response()
 
-    extra = api_route("/v1/lookup", lookup, method="POST", summary="Look ids up",
-                      body=LookupRequest, ok=LookupResponse, errors=(400, 422))
-    doc = openapi_document([*Api(Metrics()).routes(), extra])
-    op = doc["paths"]["/v1/lookup"]["post"]
+    extra = api_route("/v1/things", things, method="POST", summary="Look things up",
+                      body=ThingsRequest, ok=ThingsResponse, errors=(400, 422))
+    doc = openapi_document([*Api(Metrics(), REPO).routes(), extra])
+    op = doc["paths"]["/v1/things"]["post"]
     assert op["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/LookupRequest"}
-    assert {"LookupRequest", "LookupResponse"} <= set(doc["components"]["schemas"])
+        "$ref": "#/components/schemas/ThingsRequest"}
+    assert {"ThingsRequest", "ThingsResponse"} <= set(doc["components"]["schemas"])
     assert set(op["responses"]) == {"200", "400", "401", "422", "429", "500"}
 
 
@@ -127,8 +140,13 @@ def test_errors_are_documented_in_the_one_shape(doc: dict[str, Any]) -> None:
 
 def test_search_request_is_the_handlers_model(doc: dict[str, Any]) -> None:
     op = operation(doc, "POST", "/v1/search")
-    assert op["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/SearchRequest"}
+    # one collection, or several (a body with ``collections``): either model, either answer
+    assert op["requestBody"]["content"]["application/json"]["schema"] == {"anyOf": [
+        {"$ref": "#/components/schemas/SearchRequest"},
+        {"$ref": "#/components/schemas/MultiSearchRequest"}]}
+    assert op["responses"]["200"]["content"]["application/json"]["schema"] == {"anyOf": [
+        {"$ref": "#/components/schemas/SearchResponse"},
+        {"$ref": "#/components/schemas/MultiSearchResponse"}]}
     schema = doc["components"]["schemas"]["SearchRequest"]
     assert schema == SearchRequest.model_json_schema(
         ref_template="#/components/schemas/{model}", mode="validation")
@@ -185,15 +203,14 @@ def test_readme_requests_validate(doc: dict[str, Any], client: TestClient, metho
     assert documented is not None, f"{path} is not in the document"
     op = operation(doc, method, documented)
     if body is not None:
-        ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-        validator(doc, ref).validate(body)
+        validator(doc, op["requestBody"]["content"]["application/json"]["schema"]).validate(body)
         r = client.request(method, path, json=body)
     else:
         r = client.request(method, path)
     assert r.status_code == 200, r.text
     ok = op["responses"]["200"]["content"]
-    if "application/json" in ok and "$ref" in ok["application/json"]["schema"]:
-        validator(doc, ok["application/json"]["schema"]["$ref"]).validate(r.json())
+    if "application/json" in ok and ok["application/json"]["schema"] != {"type": "object"}:
+        validator(doc, ok["application/json"]["schema"]).validate(r.json())
 
 
 def test_an_invalid_request_fails_the_schema_too(doc: dict[str, Any]) -> None:
@@ -206,6 +223,54 @@ def test_an_invalid_request_fails_the_schema_too(doc: dict[str, Any]) -> None:
 
 
 # -- what the server answers matches what the document says ------------------------------------
+
+BODIES: list[tuple[str, Any, int]] = [
+    # (path, body, status): every JSON-body endpoint, answered as its document says
+    ("/v1/search", {"query": "10k resistor", "limit": 2}, 200),
+    ("/v1/search", {"query": "10k resistor", "collections": "all", "limit": 2}, 200),
+    ("/v1/search/batch", {"items": [{"query": "resistor"}, {"query": "x", "collections": "all"},
+                                    {"query": ""}, 5]}, 200),
+    ("/v1/lookup", {"collection": "parts", "filters": {"package": "0402"}, "limit": 2}, 200),
+    ("/v1/lookup/batch", {"items": [{"limit": 1}, {"limit": "1"}]}, 200),
+    ("/v1/records", {"ids": [KNOWN_ID, "C0"], "mpns": ["NOPE"]}, 200),
+    ("/v1/context", {"query": "10k resistor", "max_tokens": 200}, 200),
+    ("/v1/feedback", {"session_id": "s", "id": "C0", "collection": "parts",
+                      "outcome": "negative"}, 404),  # the shared store's log stays empty
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status"), BODIES,
+                         ids=[f"{p} {i}" for i, (p, _b, _s) in enumerate(BODIES)])
+def test_json_answers_match_the_document(doc: dict[str, Any], client: TestClient, path: str,
+                                         body: Any, status: int) -> None:
+    op = operation(doc, "POST", path)
+    validator(doc, op["requestBody"]["content"]["application/json"]["schema"]).validate(body)
+    r = client.post(path, json=body)
+    assert r.status_code == status, r.text
+    schema = op["responses"][str(status)]["content"]["application/json"]["schema"]
+    validator(doc, schema).validate(r.json())
+
+
+def test_a_batch_answers_each_item_in_the_one_shape(doc: dict[str, Any],
+                                                   client: TestClient) -> None:
+    r = client.post("/v1/search/batch", json={"items": [{"query": ""}, {"query": "r"}]})
+    bad, good = r.json()["results"]
+    validator(doc, "#/components/schemas/ErrorBody").validate(bad)
+    validator(doc, "#/components/schemas/SearchResponse").validate(good)
+
+
+def test_feedback_answers_202(doc: dict[str, Any]) -> None:
+    responses = operation(doc, "POST", "/v1/feedback")["responses"]
+    assert responses["202"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/FeedbackResponse"}
+    assert "200" not in responses and "507" in responses
+
+
+def test_records_query_is_documented(doc: dict[str, Any]) -> None:
+    params = {p["name"]: p for p in operation(doc, "GET", "/v1/records")["parameters"]}
+    assert set(params) == {"ids", "mpns", "collection"}
+    assert not any(p["required"] for p in params.values())
+
 
 
 @pytest.mark.parametrize(("path", "ref"), [

@@ -24,7 +24,7 @@ from snapsearch.kinds.filters import AtLeast, Equals, NumericRanges, Positive
 from snapsearch.kinds.parts.kind import PartsKind
 from snapsearch.search.engine import SearchEngine
 from snapsearch.search.types import SearchRequest, SearchResponse
-from tests.conftest import pick, point_current, write_jsonl
+from tests.conftest import pick, point_current, write_jsonl, write_passing_gates
 from tests.serve.conftest import KNOWN_ID, holder_of
 
 Build = Callable[..., str]
@@ -48,7 +48,7 @@ def test_widgets_follow_the_filter_declarations() -> None:
     widgets = {f.name: f.widget for f in form.fields}
     assert widgets == {"category": "text", "subcategory": "text", "package": "text",
                        "library_type": "select", "manufacturer": "text", "in_stock": "checkbox",
-                       "stock_min": "number", "numeric": "ranges"}
+                       "stock_min": "number", "qty": "number", "numeric": "ranges"}
     assert next(f for f in form.fields if f.name == "library_type").choices == (
         "Basic", "Preferred", "Extended")
 
@@ -208,6 +208,7 @@ def two_collections(tmp_path_factory: pytest.TempPathFactory, sample_lines: list
     specs = [CollectionSpec("parts", "parts", fetch_source(str(parts), root)),
              CollectionSpec("docs", "text", fetch_source(str(docs), root))]
     result = build_snapshot(root, specs, HashingEncoder(64), BuildOptions())
+    write_passing_gates(root / result.snapshot_id)  # as publish does: only a gated one is served
     point_current(root, result.snapshot_id)
     return root
 
@@ -239,14 +240,17 @@ def test_a_request_uses_one_snapshot_across_a_cutover(
     root = tmp_path / "snapshots"
     first = build(root, 0, 200)
     second = build(root, 100, 300, minutes=5, publish=False)
+    write_passing_gates(root / second)  # validated, about to be published
     real = SearchEngine.search
     moved: list[str] = []
 
     with TestClient(make_app(root)) as client:
         holder = holder_of(client)
 
-        def search_then_cut_over(self: SearchEngine, req: SearchRequest) -> SearchResponse:
-            resp = real(self, req)
+        def search_then_cut_over(
+            self: SearchEngine, req: SearchRequest, **kw: Any
+        ) -> SearchResponse:
+            resp = real(self, req, **kw)
             if not moved:  # publish lands while this request is being answered
                 point_current(root, second)
                 moved.append(second)
