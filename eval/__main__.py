@@ -273,17 +273,18 @@ def speed(
 ) -> None:
     """In-process search cost beyond the query encode (embedding cached), uncached, encode alone;
     and a digest of every ranking, to show a speed change moved no result."""
+    from .drivers.build import served_encoder
     from .drivers.catalogue import open_source_or_snapshot
     from .drivers.speed import measure_engine, print_speed
 
     if not source.exists():
         print(f"error: {source} does not exist", file=sys.stderr)
         raise typer.Exit(2)
-    encoder = _encoder()
-    snap = open_source_or_snapshot(source, root, encoder, _settings(None),
+    snap = open_source_or_snapshot(source, root, _encoder(), _settings(None),
                                    log=lambda m: print(m, file=sys.stderr))
     try:
-        figures = measure_engine(snap, suite_path, encoder, rounds=rounds,
+        # the query encoder the server runs (the snapshot's ONNX export), not the build model
+        figures = measure_engine(snap, suite_path, served_encoder(snap), rounds=rounds,
                                  log=lambda m: print(m, file=sys.stderr))
     finally:
         snap.close()
@@ -306,11 +307,11 @@ def cutover(
 ) -> None:
     """Steady load on `python -m serve` while `current` moves (publish and rollback
     alternating): every request must be answered 200 from the old or the new snapshot."""
-    from snapsearch.settings import CommonSettings, load_settings
+    from snapsearch.settings import PipelineSettings, load_settings
 
     from .drivers.cutover import print_drill, run_drill
 
-    backend = load_settings(CommonSettings).encoder
+    backend = load_settings(PipelineSettings).encoder  # what builds the drill's two snapshots
     figures = run_drill(
         encoder=_encoder(), backend=backend, cutovers=cutovers, interval_s=interval,
         clients=clients, steady_s=steady, close_grace_s=close_grace, workers=workers,

@@ -21,3 +21,25 @@ def test_no_failed_request_across_cutovers_at_close_delay_0(tmp_path: Path) -> N
     assert f["server_swaps"] >= 2 and f["answer_switches"] >= 1
     assert f["server_snapshots_retiring"] == 0  # every replaced snapshot closed
     assert f["steady"]["requests"] > 0 and f["during_cutovers"]["requests"] > 0
+
+
+def test_the_command_runs_the_drill(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`python -m eval cutover` as typed: its settings, the drill, the JSON (it read a setting
+    that moved to PipelineSettings and failed before building anything)."""
+    import json
+    import tempfile
+
+    from typer.testing import CliRunner
+
+    from eval.__main__ import app
+
+    monkeypatch.setenv("SNAPSEARCH_ENCODER", "hashing")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the drill's work directory
+    out = tmp_path / "cutover.json"
+    result = CliRunner().invoke(app, [
+        "cutover", "--cutovers", "2", "--interval", "0.5", "--clients", "2", "--steady", "0.5",
+        "--records", "100", "--json", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert figures["encoder"] == "hashing" and figures["failures"] == 0
