@@ -2,7 +2,7 @@
 snapshot — every byte of the manifest and its seal (a stride over the gate report), sampled
 bytes of each data file, truncation, deletion, extra files, edited values — each refused by
 verify (naming the file), by the server before it is ready, and by rollback. The full sweep is
-bench/corruption_drill.py (figures in docs/benchmarks.md)."""
+bench/corruption_drill.py (figures in docs/drills.md)."""
 
 from __future__ import annotations
 
