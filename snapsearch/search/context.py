@@ -57,6 +57,7 @@ from .types import (
     collections_schema,
     exclude_schema,
     filters_by_collection_schema,
+    not_blank_query,
 )
 
 MIN_TEXT_CHARS = 24
@@ -93,9 +94,7 @@ class ContextRequest(BaseModel):
     @field_validator("query")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not NOT_BLANK.search(v):
-            raise ValueError("query is blank")
-        return v
+        return not_blank_query(v)
 
     @field_validator("collections")
     @classmethod

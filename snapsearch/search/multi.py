@@ -46,6 +46,7 @@ from .types import (
     collections_schema,
     exclude_schema,
     filters_by_collection_schema,
+    not_blank_query,
     values_schema,
 )
 
@@ -101,9 +102,7 @@ class MultiSearchRequest(BaseModel):
     @field_validator("query")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not NOT_BLANK.search(v):
-            raise ValueError("query is blank")
-        return v
+        return not_blank_query(v)
 
     @field_validator("collections")
     @classmethod

@@ -26,6 +26,14 @@ MAX_COLLECTION_CHARS = 40
 MAX_COLLECTIONS = 20
 NOT_BLANK = re.compile(r"[^ \t\n\r\f\v]")  # one character that is not ASCII white space
 
+def not_blank_query(v: str) -> str:
+    """``v`` when it holds a character that is not ASCII white space (the schema's pattern);
+    the one blank-query check of every request model."""
+    if not NOT_BLANK.search(v):
+        raise ValueError("query is blank")
+    return v
+
+
 README_EXAMPLE: dict[str, JsonValue] = {"query": "10k 0402 resistor 1%", "limit": 3}
 
 
@@ -186,9 +194,7 @@ class SearchRequest(BaseModel):
     @field_validator("query")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not NOT_BLANK.search(v):
-            raise ValueError("query is blank")
-        return v
+        return not_blank_query(v)
 
 
 class Hit(BaseModel):
