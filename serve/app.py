@@ -40,8 +40,13 @@ log = logging.getLogger(SERVE_LOGGER)
 
 def default_encoder_factory(snapshot: Snapshot) -> Encoder:
     """The query encoder ``snapshot`` carries (its manifest names it: the ONNX export of the
-    pinned model, or the tests' hashing encoder), its files checked against the pin. No torch."""
-    return load_query_encoder(snapshot.path, snapshot.manifest.model)
+    pinned model, or the tests' hashing encoder), its files checked against the pin (without
+    hashing them again when the snapshot was opened with checksums). No torch."""
+    verified = (
+        {name: f.sha256 for name, f in snapshot.manifest.files.items()}
+        if snapshot.checksummed else None
+    )
+    return load_query_encoder(snapshot.path, snapshot.manifest.model, verified=verified)
 
 
 def create_app(

@@ -26,6 +26,7 @@ from eval.drivers.peer_http import serve_bench
 from eval.drivers.peer_process import PeerError, run_worker
 from eval.drivers.peer_report import ratios, summarize, targets
 from eval.drivers.peer_snapsearch import store_of
+from snapsearch.format import layout
 from snapsearch.format.model import Encoder
 
 
@@ -40,7 +41,7 @@ class System:
     model_files: tuple[str, ...] = ()
 
 
-SNAPSHOT_MODEL = ("query-encoder.onnx", "query-tokenizer.json")  # layout.QUERY_ENCODER, ...
+SNAPSHOT_MODEL = (layout.QUERY_ENCODER, layout.QUERY_ENCODER_DATA, layout.QUERY_TOKENIZER)
 
 
 SYSTEMS: dict[str, System] = {s.name: s for s in (

@@ -135,8 +135,10 @@ def store_facts(root: Path) -> dict[str, Any]:
         "records": sum(c.records for c in m.collections.values()),
         "bytes_on_disk": sum(f.bytes for f in m.files.values()),
         "query_encoder": m.model.query_encoder,
-        "query_encoder_bytes": m.files[layout.QUERY_ENCODER].bytes
-        if layout.QUERY_ENCODER in m.files else 0,
+        "query_encoder_bytes": sum(
+            m.files[n].bytes for n in (layout.QUERY_ENCODER, layout.QUERY_ENCODER_DATA)
+            if n in m.files
+        ),
     }
 
 

@@ -30,9 +30,14 @@ from snapsearch.format.model import Encoder
 
 from .encoder import INPUTS, OPSET, OUTPUT, PRECISION
 
-EXPORT_FORMAT = 1  # bump when the exported graph changes: the cache key changes with it
+# bump when the exported graph changes: the cache key changes with it
+# 2: large tensors moved to external data (layout.QUERY_ENCODER_DATA), 64 KiB-aligned
+EXPORT_FORMAT = 2
 _META = "export.json"
+EXTERNAL_MIN_BYTES = 64 * 1024  # tensors this large go to the external data file
+EXTERNAL_ALIGN = 64 * 1024  # their offsets: a multiple of the page size and of Windows' 64 KiB
 
+_FILES = (layout.QUERY_ENCODER, layout.QUERY_ENCODER_DATA, layout.QUERY_TOKENIZER)
 Log = Callable[[str], None]
 
 
@@ -82,12 +87,52 @@ def _cached(entry: Path) -> dict[str, Any] | None:
     """The cache entry's record when its files are there and still match its digests."""
     try:
         meta = json.loads((entry / _META).read_text(encoding="utf-8"))
-        for name in (layout.QUERY_ENCODER, layout.QUERY_TOKENIZER):
-            if sha256_file(entry / name) != meta["sha256"][name]:
+        digests = meta["sha256"]
+        if not {layout.QUERY_ENCODER, layout.QUERY_TOKENIZER} <= set(digests):
+            return None
+        for name, digest in digests.items():
+            if name not in _FILES or sha256_file(entry / name) != digest:
                 return None
         return dict(meta)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def externalize(graph: Path, data_name: str, *, min_bytes: int = EXTERNAL_MIN_BYTES,
+                align: int = EXTERNAL_ALIGN) -> bool:
+    """Move ``graph``'s initializers of ``min_bytes`` or more into ``data_name`` beside it (ONNX
+    external data), each at an offset that is a multiple of ``align``; rewrites ``graph``.
+
+    onnxruntime maps aligned external tensors from the file instead of copying them into its
+    own memory: the 47 MB word-embedding table of MiniLM then costs only the pages queries
+    touch, and pages of the file are shared by every process serving the snapshot. False (and
+    ``graph`` unchanged) when no tensor is that large."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(graph))
+    large = [t for t in model.graph.initializer
+             if numpy_helper.to_array(t).nbytes >= min_bytes]
+    if not large:
+        return False
+    offset = 0
+    with open(graph.parent / data_name, "wb") as out:
+        for tensor in large:
+            array = numpy_helper.to_array(tensor)
+            raw = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+            offset = -(-offset // align) * align
+            out.seek(offset)
+            out.write(raw)
+            tensor.CopyFrom(numpy_helper.from_array(array, tensor.name))  # its data: raw only
+            tensor.ClearField("raw_data")
+            tensor.data_location = onnx.TensorProto.EXTERNAL
+            for key, value in (("location", data_name), ("offset", str(offset)),
+                               ("length", str(len(raw)))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            offset += len(raw)
+    onnx.save(model, str(graph))
+    return True
 
 
 def _export_into_cache(encoder: Exportable, entry: Path, log: Log) -> dict[str, Any]:
@@ -96,10 +141,9 @@ def _export_into_cache(encoder: Exportable, entry: Path, log: Log) -> dict[str, 
     try:
         log(f"query encoder: exporting {encoder.model_id} to ONNX ({PRECISION}, opset {OPSET})")
         encoder.export_onnx(tmp / layout.QUERY_ENCODER)
+        externalize(tmp / layout.QUERY_ENCODER, layout.QUERY_ENCODER_DATA)
         shutil.copyfile(encoder.tokenizer_file, tmp / layout.QUERY_TOKENIZER)
-        digests = {
-            name: sha256_file(tmp / name) for name in (layout.QUERY_ENCODER, layout.QUERY_TOKENIZER)
-        }
+        digests = {name: sha256_file(tmp / name) for name in _FILES if (tmp / name).is_file()}
         meta = {"sha256": digests, "opset": OPSET, "model_id": encoder.model_id,
                 "exporter": exporter_versions()}
         (tmp / _META).write_text(json.dumps(meta), encoding="utf-8")
@@ -142,10 +186,12 @@ def query_encoder_files(encoder: Encoder, root: Path, *, log: Log = lambda _m: N
         output=OUTPUT,
         tokenizer_file=layout.QUERY_TOKENIZER,
         tokenizer_sha256=digests[layout.QUERY_TOKENIZER],
+        data_file=layout.QUERY_ENCODER_DATA if layout.QUERY_ENCODER_DATA in digests else None,
+        data_sha256=digests.get(layout.QUERY_ENCODER_DATA),
         exporter=dict(meta.get("exporter") or {}),
     )
     return QueryEncoderFiles(
         pin.model_copy(update={"onnx": onnx}),
-        {name: entry / name for name in (layout.QUERY_ENCODER, layout.QUERY_TOKENIZER)},
+        {name: entry / name for name in _FILES if name in digests},
         exported=exported,
     )

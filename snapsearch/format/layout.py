@@ -15,6 +15,8 @@ Store root (``snapshots/`` by default)::
         ann_<c>.hnsw            hnswlib index over the same rows (label = pos)
         query-encoder.onnx      the pinned model exported to ONNX fp32 (pooling and normalisation
                                 in the graph): serve encodes queries with it, without torch
+        query-encoder.weights   its large tensors (ONNX external data, each at a 64 KiB-aligned
+                                offset: onnxruntime maps them from the file instead of copying)
         query-tokenizer.json    the model's tokenizer file (padding is turned off when loaded)
         priors.json             feedback priors per collection and record (only when a build
                                 read feedback events)
@@ -62,6 +64,7 @@ CACHE_DIR = "_cache"
 EMBED_CACHE = "embeddings.sqlite"
 ONNX_CACHE_DIR = "onnx"
 QUERY_ENCODER = "query-encoder.onnx"
+QUERY_ENCODER_DATA = "query-encoder.weights"
 QUERY_TOKENIZER = "query-tokenizer.json"
 FEEDBACK_DIR = "_feedback"
 FEEDBACK_LOG = "feedback.jsonl"

@@ -60,9 +60,9 @@ class Canary(_Model):
 
 class OnnxPin(_Model):
     """The query encoder a snapshot carries: the pinned model exported to ONNX at build time
-    (fp32; token embeddings, mean pooling and L2 normalisation inside the graph) and the
-    model's own tokenizer file, both files of the snapshot (layout.QUERY_ENCODER,
-    layout.QUERY_TOKENIZER)."""
+    (fp32; token embeddings, mean pooling and L2 normalisation inside the graph), its large
+    tensors as the graph's external data, and the model's own tokenizer file, all files of the
+    snapshot (layout.QUERY_ENCODER, layout.QUERY_ENCODER_DATA, layout.QUERY_TOKENIZER)."""
 
     file: str
     sha256: str
@@ -72,6 +72,10 @@ class OnnxPin(_Model):
     output: str  # the graph's output: one L2-normalised row per text
     tokenizer_file: str
     tokenizer_sha256: str
+    # the graph's external data (its large tensors, page-aligned: onnxruntime maps them from the
+    # file, so the word-embedding table is read only where queries touch it); None: all inline
+    data_file: str | None = None
+    data_sha256: str | None = None
     exporter: dict[str, str] = Field(default_factory=dict)  # torch, onnx, onnxscript versions
 
 

@@ -28,10 +28,10 @@ class OnnxEncoder:
     a query is small, and a second thread costs more than it gives once cores are busy)."""
 
     def __init__(
-        self, model: bytes | Path, tokenizer_json: str, pin: ModelPin, *, threads: int = 1
+        self, model: Path, tokenizer_json: str, pin: ModelPin, *, threads: int = 1
     ) -> None:
-        """``model``: the graph's file (loaded by onnxruntime from the file: RSS ~90 MB less
-        than from bytes, which it copies) or its bytes."""
+        """``model``: the graph's file, loaded by onnxruntime from the file (not from bytes,
+        which it would copy) with its external data beside it, which it maps from the file."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -43,7 +43,7 @@ class OnnxEncoder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only
         self._session = ort.InferenceSession(
-            str(model) if isinstance(model, Path) else model, sess_options=options,
+            str(model), sess_options=options,
             providers=["CPUExecutionProvider"],
         )
         self._inputs = [i.name for i in self._session.get_inputs()]

@@ -115,6 +115,9 @@ class Snapshot:
     manifest: Manifest
     conn: sqlite3.Connection
     collections: dict[str, Collection]
+    # every file's sha256 was checked against the manifest when it was opened (the query
+    # encoder's loader then need not hash its ~90 MB again)
+    checksummed: bool = False
     closed: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -173,7 +176,7 @@ def open_snapshot(
     except BaseException:
         conn.close()
         raise
-    return Snapshot(snapshot_dir, manifest, conn, collections)
+    return Snapshot(snapshot_dir, manifest, conn, collections, checksummed=checksums)
 
 
 def _open_collection(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.transform.encoder import load_build_encoder, settings_encoder
-from pipelines.transform.export import cache_key, query_encoder_files
+from pipelines.transform.export import cache_key, externalize, query_encoder_files
 from snapsearch.format import layout
 from snapsearch.format.errors import ModelMismatchError
 from snapsearch.format.manifest import read_manifest
@@ -48,6 +48,41 @@ def test_a_damaged_cache_entry_is_exported_again(tmp_path: Path) -> None:
     meta = json.loads((onnx_file.parent / "export.json").read_text(encoding="utf-8"))
     assert meta["opset"] == 18 and "torch" in meta["exporter"]
     assert not query_encoder_files(enc, root).exported
+    data_file = again.files[layout.QUERY_ENCODER_DATA]  # the graph's external data
+    data_file.write_bytes(data_file.read_bytes()[:-1] + b"\x01")
+    assert query_encoder_files(enc, root).exported and enc.exports == 3
+
+
+def test_externalize_aligns_large_tensors_and_keeps_small_ones_inline(tmp_path: Path) -> None:
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    big = np.arange(40_000, dtype=np.float32).reshape(200, 200)  # 160 KB
+    small = np.ones((200,), dtype=np.float32)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 200])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 200])
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Add", ["h", "b"], ["g"]),
+         helper.make_node("MatMul", ["g", "w2"], ["y"])],
+        "g", [x], [y],
+        initializer=[numpy_helper.from_array(big, "w1"), numpy_helper.from_array(small, "b"),
+                     numpy_helper.from_array(big / 7, "w2")],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    feed = {"x": np.ones((1, 200), dtype=np.float32)}
+    before = ort.InferenceSession(str(path)).run(None, feed)[0]
+    assert externalize(path, "m.weights", min_bytes=64 * 1024, align=64 * 1024)
+    model = onnx.load(str(path), load_external_data=False)
+    where = {t.name: {e.key: e.value for e in t.external_data} for t in model.graph.initializer
+             if t.data_location == TensorProto.EXTERNAL}
+    assert set(where) == {"w1", "w2"}  # "b" (800 bytes) stays in the graph
+    assert [int(w.get("offset", "0")) % (64 * 1024) for w in where.values()] == [0, 0]
+    np.testing.assert_array_equal(ort.InferenceSession(str(path)).run(None, feed)[0], before)
+    assert not externalize(path, "again.weights", min_bytes=10**9)
+    assert not (tmp_path / "again.weights").exists()
 
 
 def test_the_hashing_encoder_needs_no_files(tmp_path: Path) -> None:

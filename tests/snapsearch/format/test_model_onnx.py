@@ -48,6 +48,25 @@ def test_the_snapshot_carries_its_query_encoder(onnx_built: BuildResult) -> None
     files = onnx_built.manifest.files
     assert files[layout.QUERY_ENCODER].sha256 == pin.onnx.sha256
     assert files[layout.QUERY_TOKENIZER].sha256 == pin.onnx.tokenizer_sha256
+    assert pin.onnx.data_file == layout.QUERY_ENCODER_DATA
+    assert files[layout.QUERY_ENCODER_DATA].sha256 == pin.onnx.data_sha256
+
+
+def test_the_large_tensors_are_external_data_at_aligned_offsets(onnx_built: BuildResult) -> None:
+    """onnxruntime maps external tensors from the file only when their offset is aligned: the
+    embedding table (the tiny model's only large tensor) must be there, at offset 0 mod 64 KiB,
+    and the graph itself small."""
+    import onnx
+
+    graph = onnx.load(str(onnx_built.path / layout.QUERY_ENCODER), load_external_data=False)
+    external = {
+        t.name: {e.key: e.value for e in t.external_data}
+        for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL
+    }
+    assert set(external) == {"table"}
+    assert external["table"]["location"] == layout.QUERY_ENCODER_DATA
+    assert int(external["table"].get("offset", "0")) % (64 * 1024) == 0
+    assert (onnx_built.path / layout.QUERY_ENCODER).stat().st_size < 4096
 
 
 def test_onnx_reproduces_the_build_encoder(onnx_built: BuildResult, tiny: TinyOnnxEncoder):
@@ -109,6 +128,43 @@ def test_an_encoder_file_that_differs_from_the_pin_is_refused(
     (copy / layout.QUERY_ENCODER).unlink()
     with pytest.raises(ModelMismatchError, match="cannot be read"):
         load_query_encoder(copy, onnx_built.manifest.model)
+
+
+def test_weights_that_differ_from_the_pin_are_refused(
+    onnx_built: BuildResult, tmp_path: Path
+) -> None:
+    copy = tmp_path / onnx_built.path.name
+    shutil.copytree(onnx_built.path, copy)
+    data = bytearray((copy / layout.QUERY_ENCODER_DATA).read_bytes())
+    data[100] ^= 0xFF  # same size, another weight
+    (copy / layout.QUERY_ENCODER_DATA).write_bytes(bytes(data))
+    with pytest.raises(ModelMismatchError, match=f"weights {layout.QUERY_ENCODER_DATA} differs"):
+        load_query_encoder(copy, onnx_built.manifest.model)
+    # a digest said to be verified must be the pin's to spare the hashing
+    files = {n: f.sha256 for n, f in onnx_built.manifest.files.items()}
+    wrong = {**files, layout.QUERY_ENCODER_DATA: "0" * 64}
+    with pytest.raises(ModelMismatchError, match="differs from the model pin"):
+        load_query_encoder(copy, onnx_built.manifest.model, verified=wrong)
+
+
+def test_files_verified_with_the_pins_digests_are_not_hashed_again(
+    onnx_built: BuildResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot opened with checksums has just hashed every file: the encoder's loader takes
+    those digests instead of reading ~90 MB again (the server's start)."""
+    import snapsearch.format.model_query as model_query
+
+    hashed: list[str] = []
+    real = model_query.sha256_file
+    monkeypatch.setattr(model_query, "sha256_file", lambda p: hashed.append(p.name) or real(p))
+    monkeypatch.setattr(model_query, "_loaded", type(model_query._loaded)())
+    files = {n: f.sha256 for n, f in onnx_built.manifest.files.items()}
+    load_query_encoder(onnx_built.path, onnx_built.manifest.model, verified=files)
+    assert hashed == []
+    load_query_encoder(onnx_built.path, onnx_built.manifest.model)
+    assert sorted(hashed) == sorted(
+        [layout.QUERY_ENCODER, layout.QUERY_ENCODER_DATA, layout.QUERY_TOKENIZER]
+    )
 
 
 def test_a_pin_naming_onnx_without_files_is_refused(onnx_built: BuildResult) -> None:
