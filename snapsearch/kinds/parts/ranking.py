@@ -228,14 +228,19 @@ class PartsRanker(Ranker):
         labels = [FEATURE_LABELS.get(v.unit, v.unit) for v in values]
         package_ok: dict[str, bool] = {}
         category_hit: dict[str | None, list[str]] = {}
-        present, package, subcategory = feats.present_list, feats.package, feats.subcategory
+        present = feats.present_list
+        package_names, subcategory_names = feats.package_names, feats.subcategory_names
+        package_code: list[int] = (
+            feats.package_code[positions].tolist() if packages else [])
+        subcategory_code: list[int] = (
+            feats.subcategory_code[positions].tolist() if query.categories else [])
         denominator = n + FUSED_SHARE
         out: dict[int, Ranked] = {}
         for i, (pos, base) in enumerate(fused.items()):
             matched = 0.0
             reasons: list[str] = []
             if packages:
-                pkg = (package[pos] or "") if present[pos] else ""
+                pkg = (package_names[package_code[i]] or "") if present[pos] else ""
                 ok = package_ok.get(pkg)
                 if ok is None:
                     ok = package_ok[pkg] = any(package_matches(p, pkg) for p in packages)
@@ -243,7 +248,7 @@ class PartsRanker(Ranker):
                     matched += 1
                     reasons.append(f"package {pkg}")
             if query.categories and present[pos]:
-                sub = subcategory[pos]
+                sub = subcategory_names[subcategory_code[i]]
                 hit = category_hit.get(sub)
                 if hit is None:
                     hit = category_hit[sub] = [
