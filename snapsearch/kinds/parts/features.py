@@ -2,7 +2,9 @@
 by value, and by record), packages, subcategories and stock.
 
 Read once from the snapshot's lookup and numeric tables (about 100k numeric rows for 25k parts:
-a few MB and tens of milliseconds, paid by the warm-up query before the server is ready), so the
+a few MB, paid by the warm-up query before the server is ready), ``CHUNK`` rows at a time into
+numpy arrays, so that no list of every row (and no freed heap the process keeps) is left behind;
+packages and subcategories are held as codes into short lists of the distinct names. The
 ranking answers "which records hold a 10k resistance" and "what does record 17 state in volts"
 with array lookups instead of a scan of the numeric table per query. Every test matches the SQL
 it replaces: ``BETWEEN`` bounds inclusive, ``LIKE '%word%'`` case-insensitive for ASCII only,
@@ -12,9 +14,11 @@ it replaces: ``BETWEEN`` bounds inclusive, ``LIKE '%word%'`` case-insensitive fo
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +28,8 @@ from snapsearch.kinds.parts.grammar import RATING_MATCH, Value, is_rating
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _MEMO = 512  # per-word answers kept (package groups, attribute words, patterns)
+CHUNK = 4096  # rows fetched at a time while building
+_K = TypeVar("_K")
 
 
 def ascii_upper(text: str) -> str:
@@ -44,55 +50,96 @@ class UnitRows:
     attr: np.ndarray  # int32, index into PartsFeatures.attributes
 
 
+class _Codes(dict[_K, int]):
+    """value -> its code, in order of first sight (a C-level dict lookup per row)."""
+
+    def __missing__(self, key: _K) -> int:
+        code = self[key] = len(self)
+        return code
+
+
+def _chunks(cur: sqlite3.Cursor, sql: str, size: int) -> Iterator[list[Any]]:
+    """The rows of ``sql``, ``size`` at a time: no list of every row (and no heap it leaves)."""
+    cur.execute(sql)
+    while rows := cur.fetchmany(size):
+        yield rows
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
 class PartsFeatures:
     """Arrays over a parts collection's records (by position) and numeric attributes."""
 
-    def __init__(self, col: Collection) -> None:
+    def __init__(self, col: Collection, *, chunk: int = CHUNK) -> None:
         n = col.count
         self.count = n
         cur = col.conn.cursor()
         cur.row_factory = None  # plain tuples
-        self.package: list[str | None] = [None] * n
-        self.subcategory: list[str | None] = [None] * n
+        # packages and subcategories as codes into short lists of the distinct names; code 0 is
+        # None (NULL, or no record at that position)
+        packages: _Codes[str | None] = _Codes({None: 0})
+        subcategories: _Codes[str | None] = _Codes({None: 0})
+        package_code = np.zeros(n, dtype=np.int32)
+        subcategory_code = np.zeros(n, dtype=np.int32)
         stock = np.zeros(n, dtype=np.int64)
         stock_null = np.ones(n, dtype=bool)
         present = np.zeros(n, dtype=bool)
-        self.sql_order_only = False
-        rows = cur.execute(f"SELECT pos, package, subcategory, stock FROM {col.lookup}").fetchall()
-        if rows:
-            positions, packages, subcategories, stocks = zip(*rows, strict=True)
-            at = np.fromiter(positions, dtype=np.int64, count=len(rows))
+        # a REAL or TEXT stock sorts unlike an integer: keep SQL's order (and no stock here)
+        self.sql_order_only = col.conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {col.lookup} "
+            "WHERE typeof(stock) NOT IN ('integer', 'null'))"
+        ).fetchone()[0] == 1
+        stock_sql = "0, 1" if self.sql_order_only else "ifnull(stock, 0), stock IS NULL"
+        for rows in _chunks(
+            cur, f"SELECT pos, package, subcategory, {stock_sql} FROM {col.lookup}", chunk
+        ):
+            k = len(rows)
+            positions, package_names, subcategory_names, stocks, nulls = zip(*rows, strict=True)
+            at = np.fromiter(positions, dtype=np.int64, count=k)
             present[at] = True
-            for p, package, subcategory in zip(positions, packages, subcategories, strict=True):
-                self.package[p] = package
-                self.subcategory[p] = subcategory
-            known = [(p, st) for p, st in zip(positions, stocks, strict=True) if st is not None]
-            if all(type(st) is int for _, st in known):
-                idx = np.fromiter((p for p, _ in known), dtype=np.int64, count=len(known))
-                stock[idx] = np.fromiter((st for _, st in known), dtype=np.int64,
-                                         count=len(known))
-                stock_null[idx] = False
-            else:  # a REAL or TEXT stock sorts unlike an integer: keep SQL's order
-                self.sql_order_only = True
+            package_code[at] = np.fromiter(map(packages.__getitem__, package_names),
+                                           dtype=np.int32, count=k)
+            subcategory_code[at] = np.fromiter(map(subcategories.__getitem__, subcategory_names),
+                                               dtype=np.int32, count=k)
+            stock[at] = np.fromiter(stocks, dtype=np.int64, count=k)
+            stock_null[at] = np.fromiter(nulls, dtype=bool, count=k)
+        self.package_names: list[str | None] = list(packages)
+        self.package_code = package_code
+        self.subcategory_names: list[str | None] = list(subcategories)
+        self.subcategory_code = subcategory_code
         self.present = present
         self.present_list: list[bool] = present.tolist()
         self.stock_key = ~stock  # ascending ~stock is descending stock, without overflow
         self.stock_null = stock_null
 
-        rows = cur.execute(f"SELECT pos, attribute, unit, value FROM {col.numeric}").fetchall()
-        count = len(rows)
-        if rows:
-            positions, attributes, units, values = zip(*rows, strict=True)
-        else:
-            positions = attributes = units = values = ()
-        attr_index = {a: i for i, a in enumerate(dict.fromkeys(attributes))}
-        self.attributes = list(attr_index)
-        self.unit_names = sorted(set(units))
-        unit_index = {u: i for i, u in enumerate(self.unit_names)}
-        pos = np.fromiter(positions, dtype=np.int64, count=count)
-        attr = np.fromiter(map(attr_index.__getitem__, attributes), dtype=np.int32, count=count)
-        unit = np.fromiter(map(unit_index.__getitem__, units), dtype=np.int32, count=count)
-        value = np.fromiter(values, dtype=np.float64, count=count)
+        attributes: _Codes[str] = _Codes()
+        units: _Codes[str] = _Codes()
+        pos_parts: list[np.ndarray] = []
+        attr_parts: list[np.ndarray] = []
+        unit_parts: list[np.ndarray] = []
+        value_parts: list[np.ndarray] = []
+        for rows in _chunks(cur, f"SELECT pos, attribute, unit, value FROM {col.numeric}", chunk):
+            k = len(rows)
+            positions, attribute_names, unit_names, values = zip(*rows, strict=True)
+            pos_parts.append(np.fromiter(positions, dtype=np.int64, count=k))
+            attr_parts.append(np.fromiter(map(attributes.__getitem__, attribute_names),
+                                          dtype=np.int32, count=k))
+            unit_parts.append(np.fromiter(map(units.__getitem__, unit_names),
+                                          dtype=np.int32, count=k))
+            value_parts.append(np.fromiter(values, dtype=np.float64, count=k))
+        pos = _joined(pos_parts, np.int64)
+        attr = _joined(attr_parts, np.int32)
+        value = _joined(value_parts, np.float64)
+        del pos_parts, attr_parts, value_parts
+        self.attributes = list(attributes)
+        # unit codes by name, in sorted order
+        seen = list(units)
+        self.unit_names = sorted(seen)
+        by_name = np.array([self.unit_names.index(u) for u in seen], dtype=np.int32)
+        unit = by_name[_joined(unit_parts, np.int32)]
+        del unit_parts
         # by unit, sorted by value
         order = np.lexsort((value, unit))
         bounds = np.searchsorted(unit[order], np.arange(len(self.unit_names) + 1))
@@ -106,8 +153,7 @@ class PartsFeatures:
         self.row_unit = unit[order]
         self.row_value = value[order]
         self.row_start = np.searchsorted(pos[order], np.arange(n + 1))
-        self._package_codes: np.ndarray | None = None
-        self._distinct_packages: list[str] = []
+        self._packages_upper: list[str] | None = None
         self._memo: dict[tuple[str, object], np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -162,26 +208,18 @@ class PartsFeatures:
 
     def packages_like(self, groups: Sequence[str]) -> np.ndarray:
         """Bool per position: ``upper(package) LIKE '%g%'`` for every group (NULL: False)."""
-        codes = self._codes()
         key = tuple(groups)
 
         def make() -> np.ndarray:
-            per_code = np.array(
-                [all(g in p for g in key) for p in self._distinct_packages] + [False], dtype=bool
-            )
-            mask: np.ndarray = per_code[codes]
+            if self._packages_upper is None:  # code 0 (None) never matches
+                self._packages_upper = [ascii_upper(p or "") for p in self.package_names]
+            per_code = np.array([all(g in p for g in key) for p in self._packages_upper],
+                                dtype=bool)
+            per_code[0] = False
+            mask: np.ndarray = per_code[self.package_code]
             return mask
 
         return self._memoised(("pkg", key), make)
-
-    def _codes(self) -> np.ndarray:
-        if self._package_codes is None:
-            index: dict[str, int] = {}
-            codes = [-1 if p is None else index.setdefault(ascii_upper(p), len(index))
-                     for p in self.package]
-            self._distinct_packages = list(index)
-            self._package_codes = np.asarray(codes, dtype=np.int64)
-        return self._package_codes
 
     def by_stock(self, positions: np.ndarray, limit: int) -> list[int]:
         """``ORDER BY stock DESC, pos LIMIT limit`` over ``positions``."""

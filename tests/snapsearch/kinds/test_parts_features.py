@@ -162,3 +162,41 @@ def test_like_and_upper_fold_ascii_only() -> None:
     assert ascii_upper("sot-23 µ ß") == "SOT-23 µ ß"  # str.upper would give "SS"
     kelvin = "\u212a"  # the Kelvin sign: str.lower gives an ASCII "k"
     assert ascii_lower(f"PIN İ {kelvin}") == f"pin İ {kelvin}"  # and "i̇" for "İ"
+
+
+def _arrays(feats: PartsFeatures) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        k: getattr(feats, k).tobytes()
+        for k in ("present", "package_code", "subcategory_code", "stock_key", "stock_null",
+                  "row_attr", "row_unit", "row_value", "row_start")
+    }
+    out["names"] = (feats.attributes, feats.unit_names, feats.package_names,
+                    feats.subcategory_names, feats.sql_order_only)
+    out["units"] = {u: (r.values.tobytes(), r.pos.tobytes(), r.attr.tobytes())
+                    for u, r in feats.units.items()}
+    return out
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 300, 10**6])
+def test_any_chunk_size_builds_the_same_arrays(col: Collection, chunk: int) -> None:
+    """Tables read a few rows at a time, in one chunk, or across chunk boundaries agree."""
+    assert _arrays(PartsFeatures(col, chunk=chunk)) == _arrays(PartsFeatures(col))
+
+
+def test_features_hold_what_the_tables_hold(col: Collection) -> None:
+    feats = PartsFeatures(col)
+    rows = {int(p): (pkg, sub) for p, pkg, sub in col.conn.execute(
+        f"SELECT pos, package, subcategory FROM {col.lookup}")}
+    for p in range(col.count):
+        pkg = feats.package_names[feats.package_code[p]]
+        sub = feats.subcategory_names[feats.subcategory_code[p]]
+        assert (pkg, sub) == rows.get(p, (None, None))
+        assert bool(feats.present[p]) == (p in rows)
+    numeric = sorted(
+        (int(p), a, u, float(v)) for p, a, u, v in col.conn.execute(
+            f"SELECT pos, attribute, unit, value FROM {col.numeric}"))
+    held = sorted(
+        (p, feats.attributes[int(feats.row_attr[i])], feats.unit_names[int(feats.row_unit[i])],
+         float(feats.row_value[i]))
+        for p in range(col.count) for i in range(feats.row_start[p], feats.row_start[p + 1]))
+    assert held == numeric
