@@ -11,12 +11,27 @@ corrupt, or built with another model: 3 from one process, 1 from the supervisor 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from snapsearch.settings import ServeSettings, SettingsError, load_settings
 
 
+def prehash_current(root: Path) -> None:
+    """Hash the files of the snapshot ``current`` points at in the background while the web
+    stack is imported (the holder's verification then takes those digests): ~0.2 s off a
+    start on two cores, no check skipped. Nothing when there is no snapshot yet."""
+    from snapsearch.format.links import current_dir
+    from snapsearch.format.verify import prehash
+
+    target = current_dir(root)
+    if target is not None:
+        prehash(target)
+
+
 def run(settings: ServeSettings) -> int:
     """Serve ``<settings.root>/current`` until stopped; the exit status (0: a clean stop)."""
+    if settings.verify_checksums and settings.workers <= 1:
+        prehash_current(settings.root)
     from .runner import run as run_server
 
     return run_server(settings)

@@ -12,7 +12,8 @@ when asked), nothing else in the directory, and the gate report beside it.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -32,13 +33,72 @@ def _files(snapshot_dir: Path) -> list[str]:
     return sorted(p.relative_to(snapshot_dir).as_posix() for p in snapshot_dir.rglob("*"))
 
 
+# -- digests ---------------------------------------------------------------------------------
+# A file is known by its identity and its stat: an immutable snapshot's file hashed earlier in
+# this process (``prehash``) is not read again while its inode, size and times are unchanged.
+_StatKey = tuple[str, int, int, int, int, int]
+_early: dict[_StatKey, Future[str]] = {}
+_early_lock = threading.Lock()
+
+
+def _stat_key(path: Path) -> _StatKey:
+    st = path.stat()
+    return (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+            st.st_ctime_ns)
+
+
+def _hash_if_unchanged(path: Path, key: _StatKey) -> str:
+    digest = sha256_file(path)
+    if _stat_key(path) != key:  # it changed while being read: this digest proves nothing
+        raise OSError(f"{path} changed while it was hashed")
+    return digest
+
+
+def prehash(snapshot_dir: Path) -> None:
+    """Start hashing every file of ``snapshot_dir`` in a background thread (largest first), so
+    that a later ``verify_snapshot(..., checksums=True)`` in this process takes the digests
+    instead of reading the files then: a server starts it before importing its web stack,
+    which then overlaps the ~250 MB of hashing on a second core. Verification stays the same:
+    each digest is of the file's bytes, taken while the file kept its identity and stat."""
+    try:
+        files = [p for p in Path(snapshot_dir).resolve().iterdir()
+                 if p.is_file() and not p.is_symlink()]
+        keyed = sorted(((p, _stat_key(p)) for p in files), key=lambda pk: -pk[1][3])
+    except OSError:
+        return  # verification will say what is wrong
+    pool = ThreadPoolExecutor(1, thread_name_prefix="snapsearch-prehash")
+    with _early_lock:
+        for path, key in keyed:
+            if key not in _early:
+                _early[key] = pool.submit(_hash_if_unchanged, path, key)
+    pool.shutdown(wait=False)
+
+
+def _digest(path: Path) -> str:
+    """sha256 of ``path``: the one ``prehash`` took, when the file is unchanged since."""
+    try:
+        key = _stat_key(path)
+    except OSError:
+        key = None
+    if key is not None:
+        with _early_lock:
+            early = _early.pop(key, None)
+        # not started yet: hashed here, beside the others, instead of waiting in its queue
+        if early is not None and not early.cancel():
+            try:
+                return early.result()
+            except OSError:
+                pass
+    return sha256_file(path)
+
+
 def _digests(paths: list[Path]) -> list[str]:
     """sha256 of each file, several at once (hashlib lets go of the GIL while it hashes: a
     server's start verifies ~250 MB in about half the time on two cores)."""
     if len(paths) < 2:
-        return [sha256_file(p) for p in paths]
+        return [_digest(p) for p in paths]
     with ThreadPoolExecutor(min(len(paths), os.cpu_count() or 1, _HASH_THREADS)) as pool:
-        return list(pool.map(sha256_file, paths))
+        return list(pool.map(_digest, paths))
 
 
 def find_problems(snapshot_dir: Path, manifest: Manifest, *, checksums: bool) -> list[str]:
