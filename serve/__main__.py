@@ -2,8 +2,8 @@
 
 ``run(settings)`` is the one way the server starts, here and in ``snapsearch serve``: logging
 configured from the settings, uvicorn on their host and port (queries are encoded by the encoder
-each snapshot carries), in one process or ``SNAPSEARCH_WORKERS`` of them (``serve.runner``, which
-also drains on SIGTERM).
+each snapshot carries), in one process or ``SNAPSEARCH_WORKERS`` of them under a small supervisor
+process (``serve.runner``, which also drains on SIGTERM; ``serve.supervisor``).
 Exits non-zero when the settings are invalid (2) or the snapshot cannot be served (missing,
 corrupt, or built with another model: 3 from one process, 1 from the supervisor of several).
 """
@@ -29,8 +29,16 @@ def prehash_current(root: Path) -> None:
 
 
 def run(settings: ServeSettings) -> int:
-    """Serve ``<settings.root>/current`` until stopped; the exit status (0: a clean stop)."""
-    if settings.verify_checksums and settings.workers <= 1:
+    """Serve ``<settings.root>/current`` until stopped; the exit status (0: a clean stop).
+
+    With several workers this process becomes the supervisor (``serve.supervisor``, exec'd: the
+    same pid without the modules loaded so far, the settings' pydantic included), so it never
+    returns; its workers import the app."""
+    if settings.workers > 1:
+        from .supervisor import exec_supervisor, plan
+
+        exec_supervisor(plan(settings, "serve.runner:worker", settings))
+    if settings.verify_checksums:
         prehash_current(settings.root)
     from .runner import run as run_server
 

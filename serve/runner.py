@@ -7,24 +7,22 @@ connections between requests; then the server stops accepting, requests in fligh
 ``shutdown_grace_s`` to finish, and the process exits 0. A second SIGTERM ends the drain early.
 SIGINT (Ctrl-C) skips the drain; a second one forces the exit.
 
-``--workers N``: the supervisor binds the socket and spawns N processes that each load the
-snapshot read-only and accept on it (the kernel spreads connections); it restarts a worker that
-dies, passes SIGTERM/SIGINT on and waits for the workers, and exits 0 when all of them did. A
-worker that cannot load the snapshot stops them all (exit 1, as a single process refusing to
-start would).
+``--workers N``: the supervisor (``serve.supervisor``, a small process importing none of the
+app) binds the socket and spawns N processes that each load the snapshot read-only and accept on
+it (the kernel spreads connections); it restarts a worker that dies, passes SIGTERM/SIGINT on and
+waits for the workers, and exits 0 when all of them did. A worker that cannot load the snapshot
+stops them all (exit 1, as a single process refusing to start would). Each worker runs
+``worker`` here.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
-from multiprocessing.context import SpawnProcess
 from types import FrameType
 from typing import Any
 
@@ -36,11 +34,10 @@ from snapsearch.settings import ServeSettings
 from .app import create_app
 from .holder import SnapshotHolder
 from .logging import SERVE_LOGGER, configure_logging
+from .supervisor import STARTUP_FAILURE, Supervisor, announce, plan
 
 log = logging.getLogger(SERVE_LOGGER)
 AppFactory = Callable[[ServeSettings], Starlette]
-STARTUP_FAILURE = 3  # a worker's exit status when its app refused to start (uvicorn's)
-WORKER_RESTART_PAUSE_S = 1.0
 
 
 def default_app(settings: ServeSettings) -> Starlette:
@@ -112,100 +109,27 @@ def serve_app(
 def run(settings: ServeSettings, app_factory: AppFactory = default_app) -> int:
     """Serve ``<settings.root>/current`` until stopped; the process's exit status."""
     configure_logging(settings.log_level)
-    log.info(
-        "serving %s at http://%s:%d%s", settings.root / "current", settings.host, settings.port,
-        f" with {settings.workers} workers" if settings.workers > 1 else "",
-    )
+    announce(str(settings.root / "current"), settings.host, settings.port, settings.workers)
     if settings.workers <= 1:
         return 0 if serve_app(app_factory(settings), settings) else STARTUP_FAILURE
-    return Supervisor(settings, app_factory).run()
+    return supervise(settings, app_factory)
 
 
-# -- several worker processes --------------------------------------------------------------
+# -- several worker processes (serve.supervisor) -------------------------------------------
 
 
-def _worker(settings: ServeSettings, app_factory: AppFactory, sock: socket.socket) -> None:
+WORKER = "serve.runner:worker"  # what each worker process runs, by name (serve.supervisor)
+
+
+def supervise(settings: ServeSettings, app_factory: AppFactory = default_app) -> int:
+    """Serve with ``settings.workers`` processes supervised from this one (its modules stay
+    loaded here; ``python -m serve`` execs a small supervisor instead: ``serve.__main__``)."""
+    return Supervisor(plan(settings, WORKER, settings, app_factory)).run()
+
+
+def worker(sock: socket.socket, settings: ServeSettings,
+           app_factory: AppFactory = default_app) -> None:
     """A worker process: its own app (its own snapshot, read-only) on the shared socket."""
     configure_logging(settings.log_level)
     started = serve_app(app_factory(settings), settings, sockets=[sock])
     sys.exit(0 if started else STARTUP_FAILURE)
-
-
-class Supervisor:
-    def __init__(self, settings: ServeSettings, app_factory: AppFactory) -> None:
-        self.settings = settings
-        self.app_factory = app_factory
-        self.workers: list[SpawnProcess] = []
-        self.stop_signal: int | None = None
-
-    def _bind(self) -> socket.socket:
-        config = uvicorn.Config(None, host=self.settings.host, port=self.settings.port)  # type: ignore[arg-type]
-        return config.bind_socket()
-
-    def _spawn(self, sock: socket.socket) -> SpawnProcess:
-        ctx = multiprocessing.get_context("spawn")
-        proc = ctx.Process(target=_worker, args=(self.settings, self.app_factory, sock),
-                           name="snapsearch-worker")
-        proc.start()
-        log.info("started worker %d", proc.pid)
-        return proc
-
-    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
-        """The first signal drains the workers (SIGTERM: a Ctrl-C also reached them from the
-        terminal), the next ones hurry them (SIGINT)."""
-        first = self.stop_signal is None
-        if first:
-            self.stop_signal = sig
-        for proc in self.workers:
-            if proc.pid is not None and proc.exitcode is None:
-                try:
-                    os.kill(proc.pid, signal.SIGTERM if first else signal.SIGINT)
-                except ProcessLookupError:
-                    pass
-
-    def run(self) -> int:
-        multiprocessing.allow_connection_pickling()
-        sock = self._bind()
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            self.workers = [self._spawn(sock) for _ in range(self.settings.workers)]
-            status = self._watch(sock)
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-            sock.close()
-        return status
-
-    def _watch(self, sock: socket.socket) -> int:
-        while self.stop_signal is None:
-            time.sleep(0.2)
-            for i, proc in enumerate(self.workers):
-                if proc.exitcode is None or self.stop_signal is not None:
-                    continue
-                if proc.exitcode == STARTUP_FAILURE:
-                    log.error("worker %d could not start: stopping every worker", proc.pid)
-                    self._on_signal(signal.SIGTERM, None)
-                    self._join()
-                    return 1
-                log.error("worker %d died (status %s): starting another", proc.pid,
-                          proc.exitcode)
-                time.sleep(WORKER_RESTART_PAUSE_S)
-                self.workers[i] = self._spawn(sock)
-        return self._join()
-
-    def _join(self) -> int:
-        limit = self.settings.shutdown_drain_s + self.settings.shutdown_grace_s + 10
-        deadline = time.monotonic() + limit
-        for proc in self.workers:
-            proc.join(max(0.0, deadline - time.monotonic()))
-            if proc.exitcode is None:
-                log.error("worker %d still running %.0f s after the signal: killing it",
-                          proc.pid, limit)
-                proc.kill()
-                proc.join()
-        # a worker still starting when the signal came (no handler of uvicorn's yet, so nothing
-        # it could be serving) ends by the SIGTERM we sent it: a clean stop too
-        clean = {0, -signal.SIGTERM} if self.stop_signal is not None else {0}
-        bad = [p.exitcode for p in self.workers if p.exitcode not in clean]
-        log.info("workers stopped%s", f" (statuses {bad})" if bad else "")
-        return 0 if not bad else 1

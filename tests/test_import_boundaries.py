@@ -114,3 +114,13 @@ def test_the_eval_library_loads_no_pipelines_or_dagster() -> None:
 def test_import_snapsearch_stays_light() -> None:
     watch = ["typer", "dagster", "torch", "pipelines", "serve", "snapsearch.cli", "numpy"]
     assert loaded_after(["snapsearch"], watch) == []
+
+
+def test_the_supervisor_imports_no_app_stack() -> None:
+    """``--workers N``'s supervisor process is ``serve.supervisor`` alone: the standard library
+    and serve.logging, none of the app, the engine or the settings' pydantic (each extra worker
+    then costs the worker only)."""
+    watch = ["serve.app", "serve.runner", "serve.holder", "uvicorn", "starlette", "numpy",
+             "onnxruntime", "pydantic", "pydantic_settings", "snapsearch.settings",
+             "snapsearch.search", "snapsearch.format", "typer", "rich", *TORCH_STACK]
+    assert loaded_after(["serve.supervisor"], watch) == []

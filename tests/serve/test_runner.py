@@ -106,15 +106,62 @@ def test_workers_share_the_socket_and_stop_together_on_sigterm(start: type[Serve
     with httpx.Client(base_url=server.url, timeout=10) as client:
         for _ in range(10):
             assert client.post("/v1/search", json={"query": "resistor"}).status_code == 200
+    supervisor = Path(f"/proc/{server.proc.pid}")
+    # the same pid, now the small supervisor: none of the app's libraries mapped
+    assert b"serve.supervisor" in (supervisor / "cmdline").read_bytes()
+    maps = (supervisor / "maps").read_text()
+    for library in ("numpy", "pydantic_core", "onnxruntime", "uvloop", "httptools"):
+        assert library not in maps, library
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(timeout=60) == 0
     err = server.stop()
-    pids = {line.split("started worker ")[1].split('"')[0] for line in err.splitlines()
-            if "started worker " in line}
+    pids = started_workers(err)
     assert len(pids) == 2, err
     for pid in pids:  # gone with the supervisor
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "zombie" in status.read_text().lower()
+
+
+def started_workers(log: str) -> list[str]:
+    return [line.split("started worker ")[1].split('"')[0] for line in log.splitlines()
+            if "started worker " in line]
+
+
+def test_a_dead_worker_is_replaced(start: type[Server]) -> None:
+    server = start(module="serve", workers=2, shutdown_drain_s=0.2)
+    server.wait_ready()
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
+    workers = [int(p) for p in children.read_text().split()
+               if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:  # another worker, not the survivor alone, answers again
+        now = [int(p) for p in children.read_text().split()
+               if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        if len(now) == 2 and workers[0] not in now:
+            break
+        assert time.monotonic() < deadline, "no worker replaced the dead one"
+        time.sleep(0.2)
+    server.wait_ready()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=60) == 0
+    err = server.stop()
+    assert f"worker {workers[0]} died" in err
+    assert len(started_workers(err)) == 3, err
+
+
+def test_workers_of_a_custom_app_factory(start: type[Server]) -> None:
+    """``serve.runner.run(settings, app_factory)`` supervises from its own process: each worker
+    builds the app of the factory given (here searches starting with "slow" take SLOW_S)."""
+    server = start(workers=2, shutdown_drain_s=0.2)
+    server.wait_ready()
+    t0 = time.monotonic()
+    r = httpx.post(f"{server.url}/v1/search", json={"query": "slow resistor"}, timeout=30)
+    assert r.status_code == 200 and time.monotonic() - t0 >= 4  # SLOW_S: the factory's app
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=60) == 0
+    assert len(started_workers(server.stop())) == 2
 
 
 def test_workers_refuse_to_start_without_a_snapshot(tmp_path: Path) -> None:

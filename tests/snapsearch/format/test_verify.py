@@ -146,3 +146,50 @@ def test_verify_never_modifies_files(built):
     with pytest.raises(IntegrityError):
         verify_snapshot(built.path)
     assert state(built.path) == before
+
+
+# -- prehash: a server's start hashes while it imports; verification takes those digests ----
+
+
+def _copy(built, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / built.path.name
+    shutil.copytree(built.path, copy)
+    return copy
+
+
+def test_prehashed_files_are_not_read_again(built, tmp_path, monkeypatch):
+    import snapsearch.format.verify as verify
+
+    snap = _copy(built, tmp_path)
+    verify.prehash(snap)
+    for future in list(verify._early.values()):
+        future.result()  # let every early digest finish first
+    read: list[str] = []
+    real = verify.sha256_file
+    monkeypatch.setattr(verify, "sha256_file", lambda p: read.append(p.name) or real(p))
+    assert verify_snapshot(snap, checksums=True) == built.manifest
+    assert read == [layout.MANIFEST]  # the gate-report check hashes the manifest's bytes
+
+
+def test_a_file_changed_after_its_prehash_is_hashed_again_and_refused(built, tmp_path):
+    import snapsearch.format.verify as verify
+
+    snap = _copy(built, tmp_path)
+    verify.prehash(snap)
+    for future in list(verify._early.values()):
+        future.result()
+    flip_last_byte(snap / VECTORS)  # same size; its stat changes
+    with pytest.raises(IntegrityError, match=f"{VECTORS}: sha256 differs"):
+        verify_snapshot(snap, checksums=True)
+
+
+def test_a_file_damaged_before_its_prehash_is_refused(built, tmp_path):
+    import snapsearch.format.verify as verify
+
+    snap = _copy(built, tmp_path)
+    flip_last_byte(snap / ANN)
+    verify.prehash(snap)
+    with pytest.raises(IntegrityError, match=f"{ANN}: sha256 differs"):
+        verify_snapshot(snap, checksums=True)
