@@ -11,8 +11,10 @@ in: the old one keeps answering, and the refusal is logged and counted.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +67,18 @@ class Loaded:
     @property
     def etag(self) -> str:
         return f'"{self.snapshot_id}"'
+
+
+def release_free_memory() -> None:
+    """Give the heap's free pages back to the system (glibc's ``malloc_trim``): what a load or a
+    closed snapshot freed stops counting in the process's RSS (~5 MB after a 25k load). Nothing
+    on other C libraries."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        pass
 
 
 def warm_up(engine: SearchEngine) -> None:
@@ -136,6 +150,7 @@ class SnapshotHolder:
 
     def close_retired(self, loaded: Loaded) -> None:
         loaded.snapshot.close()
+        release_free_memory()
         log.info("closed snapshot %s (no request uses it)", loaded.snapshot_id)
 
     def start_draining(self) -> None:
@@ -166,6 +181,7 @@ class SnapshotHolder:
         except BaseException:
             snapshot.close()
             raise
+        release_free_memory()
         return Loaded(snapshot, engine, target, loaded_at, body)
 
     def _query_cache(self, encoder: Encoder) -> QueryEmbeddings:
