@@ -270,6 +270,10 @@ def speed(
     root: Annotated[
         Path, typer.Option(help="Store for the eval snapshot + embedding cache")
     ] = DEFAULT_ROOT,
+    query_threads: Annotated[
+        int, typer.Option(min=1, help="onnxruntime threads per query encode (1: a server "
+                          "process per core; 2: one process, SNAPSEARCH_QUERY_THREADS=0)")
+    ] = 1,
 ) -> None:
     """In-process search cost beyond the query encode (embedding cached), uncached, encode alone;
     and a digest of every ranking, to show a speed change moved no result."""
@@ -284,8 +288,9 @@ def speed(
                                    log=lambda m: print(m, file=sys.stderr))
     try:
         # the query encoder the server runs (the snapshot's ONNX export), not the build model
-        figures = measure_engine(snap, suite_path, served_encoder(snap), rounds=rounds,
-                                 log=lambda m: print(m, file=sys.stderr))
+        figures = measure_engine(snap, suite_path, served_encoder(snap, query_threads),
+                                 rounds=rounds, log=lambda m: print(m, file=sys.stderr))
+        figures["query_threads"] = query_threads
     finally:
         snap.close()
     print_speed(figures, f"{suite_path} on {source}")

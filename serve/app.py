@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -38,7 +39,7 @@ from .routes import Api
 log = logging.getLogger(SERVE_LOGGER)
 
 
-def default_encoder_factory(snapshot: Snapshot) -> Encoder:
+def default_encoder_factory(snapshot: Snapshot, threads: int = 1) -> Encoder:
     """The query encoder ``snapshot`` carries (its manifest names it: the ONNX export of the
     pinned model, or the tests' hashing encoder), its files checked against the pin (without
     hashing them again when the snapshot was opened with checksums). No torch."""
@@ -46,7 +47,9 @@ def default_encoder_factory(snapshot: Snapshot) -> Encoder:
         {name: f.sha256 for name, f in snapshot.manifest.files.items()}
         if snapshot.checksummed else None
     )
-    return load_query_encoder(snapshot.path, snapshot.manifest.model, verified=verified)
+    return load_query_encoder(
+        snapshot.path, snapshot.manifest.model, verified=verified, threads=threads
+    )
 
 
 def create_app(
@@ -54,7 +57,9 @@ def create_app(
 ) -> Starlette:
     """The server for ``settings.root``; nothing is opened until the lifespan runs."""
     metrics = Metrics()
-    holder = SnapshotHolder(settings, encoder_factory or default_encoder_factory, metrics)
+    factory = encoder_factory or partial(default_encoder_factory,
+                                         threads=settings.encoder_threads())
+    holder = SnapshotHolder(settings, factory, metrics)
     policy = Policy.create(settings.policy_rules(), metrics.registry)
     routes = Api(metrics, settings.root, settings.feedback_max_bytes).routes()
 

@@ -38,7 +38,8 @@ def build_eval_snapshot(
     return result.path
 
 
-def served_encoder(snap: Snapshot) -> Encoder:
+def served_encoder(snap: Snapshot, threads: int = 1) -> Encoder:
     """The query encoder the server runs for ``snap`` (its ONNX export): eval's figures come from
-    the same search path as serve's, query encoding included."""
-    return open_query_encoder(snap.path, snap.manifest.model)
+    the same search path as serve's, query encoding included (on ``threads`` threads: one, as
+    each of a server's processes per core does, unless asked)."""
+    return open_query_encoder(snap.path, snap.manifest.model, threads=threads)

@@ -57,11 +57,12 @@ def _check_file(
 
 def load_query_encoder(
     snapshot_dir: Path, pin: ModelPin, *, where: str = "",
-    verified: Mapping[str, str] | None = None,
+    verified: Mapping[str, str] | None = None, threads: int = 1,
 ) -> Encoder:
     """The encoder ``pin.query_encoder`` names, from ``snapshot_dir``'s files; raises
     ModelMismatchError when the files are missing or differ from the pin. No canary check
-    (``open_query_encoder`` does both). ``verified``: see ``_check_file``."""
+    (``open_query_encoder`` does both). ``verified``: see ``_check_file``; ``threads``: the
+    onnxruntime threads one encode uses."""
     where = where or f"snapshot {snapshot_dir.name}"
     if pin.query_encoder == "hashing":
         return HashingEncoder(pin.dim)
@@ -84,7 +85,7 @@ def load_query_encoder(
         snapshot_dir / spec.tokenizer_file, spec.tokenizer_sha256, "tokenizer", where, verified
     )
     key = (spec.sha256, spec.data_sha256 or "", spec.tokenizer_sha256,
-           sha256_text(pin.model_dump_json()))
+           sha256_text(pin.model_dump_json()), str(threads))
     with _lock:
         found = _loaded.get(key)
         if found is not None:
@@ -93,7 +94,9 @@ def load_query_encoder(
     from .model_onnx import OnnxEncoder
 
     try:
-        encoder: Encoder = OnnxEncoder(model, tokenizer.read_text(encoding="utf-8"), pin)
+        encoder: Encoder = OnnxEncoder(
+            model, tokenizer.read_text(encoding="utf-8"), pin, threads=threads
+        )
     except Exception as exc:  # onnxruntime / tokenizers refuse the files
         raise ModelMismatchError(
             f"{where}: the query encoder cannot be loaded: {exc}",
@@ -106,9 +109,11 @@ def load_query_encoder(
     return encoder
 
 
-def open_query_encoder(snapshot_dir: Path, pin: ModelPin, *, where: str = "") -> Encoder:
+def open_query_encoder(
+    snapshot_dir: Path, pin: ModelPin, *, where: str = "", threads: int = 1
+) -> Encoder:
     """The snapshot's query encoder, its files and its canary checked against ``pin``."""
     where = where or f"snapshot {snapshot_dir.name}"
-    encoder = load_query_encoder(snapshot_dir, pin, where=where)
+    encoder = load_query_encoder(snapshot_dir, pin, where=where, threads=threads)
     check_pin(pin, encoder, where=where)
     return encoder

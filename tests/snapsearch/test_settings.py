@@ -251,3 +251,14 @@ def test_every_variable_the_repo_mentions_is_declared() -> None:
         for m in _ENV.findall((REPO / f).read_text(encoding="utf-8")) if m not in declared
     }
     assert unknown == set()
+
+
+def test_query_threads_resolve_to_what_the_server_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from snapsearch.settings import ServeSettings
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert ServeSettings().encoder_threads() == 2  # one process, cores to spare
+    assert ServeSettings(workers=4).encoder_threads() == 1  # a process per core
+    assert ServeSettings(workers=4, query_threads=3).encoder_threads() == 3
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert ServeSettings().encoder_threads() == 1
