@@ -113,14 +113,20 @@ def test_open_checks_the_canary(onnx_built: BuildResult) -> None:
         open_query_encoder(onnx_built.path, drifted)
 
 
+def _damaged_copy(built: BuildResult, tmp_path: Path, name: str, at: int) -> Path:
+    """A copy of the snapshot with one byte of ``name`` changed (same size, other bytes)."""
+    copy = tmp_path / built.path.name
+    shutil.copytree(built.path, copy)
+    data = bytearray((copy / name).read_bytes())
+    data[at] ^= 0x01
+    (copy / name).write_bytes(bytes(data))
+    return copy
+
+
 def test_an_encoder_file_that_differs_from_the_pin_is_refused(
     onnx_built: BuildResult, tmp_path: Path
 ) -> None:
-    copy = tmp_path / onnx_built.path.name
-    shutil.copytree(onnx_built.path, copy)
-    data = bytearray((copy / layout.QUERY_TOKENIZER).read_bytes())
-    data[-2] = ord(" ")  # same size, other bytes
-    (copy / layout.QUERY_TOKENIZER).write_bytes(bytes(data))
+    copy = _damaged_copy(onnx_built, tmp_path, layout.QUERY_TOKENIZER, -2)
     with pytest.raises(ModelMismatchError) as err:
         load_query_encoder(copy, onnx_built.manifest.model)
     assert f"tokenizer {layout.QUERY_TOKENIZER} differs from the model pin" in str(err.value)
@@ -133,11 +139,7 @@ def test_an_encoder_file_that_differs_from_the_pin_is_refused(
 def test_weights_that_differ_from_the_pin_are_refused(
     onnx_built: BuildResult, tmp_path: Path
 ) -> None:
-    copy = tmp_path / onnx_built.path.name
-    shutil.copytree(onnx_built.path, copy)
-    data = bytearray((copy / layout.QUERY_ENCODER_DATA).read_bytes())
-    data[100] ^= 0xFF  # same size, another weight
-    (copy / layout.QUERY_ENCODER_DATA).write_bytes(bytes(data))
+    copy = _damaged_copy(onnx_built, tmp_path, layout.QUERY_ENCODER_DATA, 100)
     with pytest.raises(ModelMismatchError, match=f"weights {layout.QUERY_ENCODER_DATA} differs"):
         load_query_encoder(copy, onnx_built.manifest.model)
     # a digest said to be verified must be the pin's to spare the hashing
