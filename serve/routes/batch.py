@@ -14,16 +14,18 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
 
 from snapsearch.search.errors import SearchError
 from snapsearch.search.lookup import LookupResponse
 from snapsearch.search.multi import MultiSearchResponse
 from snapsearch.search.types import SearchResponse
 
-from ..errors import ApiError, ErrorBody, error_model
+from ..errors import ApiError, ErrorBody, error_model, request_id_of
 from ..holder import Loaded
 from ..logging import SERVE_LOGGER
-from .common import search_error
+from ..policy import Policy, policy_of
+from .common import MAX_BATCH_BODY_BYTES, blocking, loaded, read_model, search_error
 
 log = logging.getLogger(SERVE_LOGGER)
 
@@ -39,18 +41,22 @@ def _items(what: str) -> Any:
     )
 
 
-class LookupBatchRequest(BaseModel):
-    """``POST /v1/lookup/batch``."""
+class BatchRequest(BaseModel):
+    """What every batch body is: ``items``, each answered on its own."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    items: list[Any]
+
+
+class LookupBatchRequest(BatchRequest):
+    """``POST /v1/lookup/batch``."""
 
     items: list[Any] = _items("lookup requests (LookupRequest)")
 
 
-class SearchBatchRequest(BaseModel):
+class SearchBatchRequest(BatchRequest):
     """``POST /v1/search/batch``."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     items: list[Any] = _items(
         "search requests (SearchRequest, or MultiSearchRequest: one with `collections`)"
@@ -94,3 +100,21 @@ def run_items(
 
 def errors_in(results: list[Any]) -> int:
     return sum(1 for r in results if isinstance(r, ErrorBody))
+
+
+async def answer_batch(
+    request: Request, model: type[BatchRequest], answer: Callable[[Loaded, Policy, Any], R],
+) -> list[R | ErrorBody]:
+    """A batch endpoint's work: read ``model`` (up to MAX_BATCH_BODY_BYTES), answer each item
+    with ``answer(current, policy, item)`` off the event loop (``run_items``), and note the
+    item and error counts in the access log."""
+    current = loaded(request)
+    batch = await read_model(request, model, MAX_BATCH_BODY_BYTES)
+    request.state.access = access = {"items": len(batch.items)}
+    policy = policy_of(request)
+    results = await blocking(
+        request, current, run_items, request_id_of(request), current, batch.items,
+        lambda item: answer(current, policy, item),
+    )
+    access["errors"] = errors_in(results)
+    return results

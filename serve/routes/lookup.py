@@ -11,11 +11,10 @@ from starlette.routing import BaseRoute
 
 from snapsearch.search.lookup import LookupRequest, LookupResponse, lookup
 
-from ..errors import request_id_of
 from ..holder import Loaded
 from ..policy import Policy, policy_of
-from .batch import LookupBatchRequest, LookupBatchResponse, errors_in, run_items
-from .common import MAX_BATCH_BODY_BYTES, blocking, json_response, loaded, read_model, validate
+from .batch import LookupBatchRequest, LookupBatchResponse, answer_batch
+from .common import blocking, json_response, loaded, read_model, validate
 from .spec import api_route
 
 
@@ -38,15 +37,10 @@ def routes() -> list[BaseRoute]:
         return json_response(resp)
 
     async def lookup_batch(request: Request) -> Response:
-        current = loaded(request)
-        batch = await read_model(request, LookupBatchRequest, MAX_BATCH_BODY_BYTES)
-        request.state.access = access = {"items": len(batch.items)}
-        policy = policy_of(request)
-        results = await blocking(
-            request, current, run_items, request_id_of(request), current, batch.items,
-            lambda item: _lookup(current, policy, validate(LookupRequest, item)),
+        results = await answer_batch(
+            request, LookupBatchRequest,
+            lambda current, policy, item: _lookup(current, policy, validate(LookupRequest, item)),
         )
-        access["errors"] = errors_in(results)
         return json_response(LookupBatchResponse(results=results))
 
     return [

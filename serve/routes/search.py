@@ -14,19 +14,16 @@ from starlette.routing import BaseRoute
 from snapsearch.search.multi import MultiSearchRequest, MultiSearchResponse, search_collections
 from snapsearch.search.types import SearchRequest, SearchResponse
 
-from ..errors import request_id_of
 from ..holder import Loaded
 from ..metrics import Metrics
 from ..policy import Policy, policy_of
-from .batch import SearchBatchRequest, SearchBatchResponse, errors_in, run_items
+from .batch import SearchBatchRequest, SearchBatchResponse, answer_batch
 from .common import (
-    MAX_BATCH_BODY_BYTES,
     blocking,
     json_response,
     loaded,
     parse_model,
     read_body,
-    read_model,
     validate,
 )
 from .spec import api_route
@@ -108,15 +105,10 @@ def routes(metrics: Metrics) -> list[BaseRoute]:
         return json_response(resp)
 
     async def search_batch(request: Request) -> Response:
-        current = loaded(request)
-        batch = await read_model(request, SearchBatchRequest, MAX_BATCH_BODY_BYTES)
-        request.state.access = access = {"items": len(batch.items)}
-        policy = policy_of(request)
-        results = await blocking(
-            request, current, run_items, request_id_of(request), current, batch.items,
-            lambda item: answer_search(current, policy, metrics, item),
+        results = await answer_batch(
+            request, SearchBatchRequest,
+            lambda current, policy, item: answer_search(current, policy, metrics, item),
         )
-        access["errors"] = errors_in(results)
         return json_response(SearchBatchResponse(results=results))
 
     return [
